@@ -1,0 +1,99 @@
+"""Task runner: ``nox -s tests lint typecheck`` is the whole check (and what CI runs); ``nox -l`` lists the rest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+ROOT = Path(__file__).parent
+
+
+def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
+    requirements = [
+        requirement
+        for group in groups
+        for requirement in nox.project.dependency_groups(PYPROJECT, group)
+    ]
+    session.install("--upgrade", "pip")
+    session.install(*requirements, f".{extras}")
+
+
+def _pytest(session: nox.Session) -> None:
+    _install(session, "test", extras="[trio,server,fast]")
+    session.run(
+        "pytest",
+        "--cov",
+        "--cov-branch",
+        "--cov-report=term-missing:skip-covered",
+        "--cov-fail-under=90",
+        *session.posargs,
+    )
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite on the current interpreter, every async test under asyncio and trio, branch coverage ≥ 90%."""
+    _pytest(session)
+
+
+def _pyenv_interpreters() -> list[str]:
+    """Interpreters 3.10-3.13 found on PATH or under pyenv (here they are not on PATH by default)."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = []
+    for version in PYTHONS:
+        on_path = shutil.which(f"python{version}")
+        candidates = sorted(root.glob(f"{version}.*/bin/python{version}")) if root.is_dir() else []
+        if on_path:
+            found.append(on_path)
+        elif candidates:
+            found.append(str(candidates[-1]))
+    return found
+
+
+@nox.session
+@nox.parametrize("python", _pyenv_interpreters() or ["python3"])
+def tests_all(session: nox.Session) -> None:
+    """The test suite under each Python 3.10-3.13 this machine has (PATH or pyenv)."""
+    _pytest(session)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check (incl. ASYNC and bandit rules) and ruff format --check."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src, tests, benchmarks and this file."""
+    _install(session, "typecheck", "test", "bench", extras="[trio,server,fast]")
+    session.install("nox")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run every benchmark in benchmarks/ (figures and ratios against baselines measured in the same run)."""
+    _install(session, "bench", extras="[trio,server,fast]")
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script))
+
+
+@nox.session
+def format(session: nox.Session) -> None:  # noqa: A001 - the session's name is the command users type
+    """Apply ruff's fixes and formatting."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", "--fix", ".")
+    session.run("ruff", "format", ".")

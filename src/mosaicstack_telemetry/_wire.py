@@ -1,0 +1,152 @@
+"""The wire format, defined once: private cattrs converters, JSON encoding and decoding.
+
+Both directions of every model go through here — the client's requests and reply parsing, the reference server's
+request parsing and replies, and the pydantic-style ``model_dump``/``model_validate`` conveniences — so the format
+cannot drift between them (design.md, "wire format").
+
+Two converters, built by one function (the cattrs "preconf" pattern):
+
+* ``native`` leaves :class:`~uuid.UUID`, :class:`~datetime.datetime` and the ``str`` enums as they are. It backs
+  ``model_dump(mode="python")`` and feeds orjson, which writes all three natively and far faster than a per-field
+  Python hook could (a hook per field is what makes a naive converter slower than pydantic).
+* ``json`` turns them into JSON types: canonical UUID strings, ISO 8601 timestamps with their UTC offset, enum values.
+  It backs ``model_dump(mode="json")`` and the stdlib :mod:`json` path.
+
+Structuring passes every leaf through untouched: the models' own validation (:mod:`._schema`) converts and judges
+each value, so a wrong type gets the same clear message whether it came from Python code or from the network. Keys a
+model does not know are ignored (forward compatibility with newer servers).
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Mapping
+from datetime import datetime
+from enum import Enum
+from typing import Any, TypeVar
+from uuid import UUID
+
+import attrs
+import cattrs
+from cattrs.fns import identity
+
+from ._schema import MISSING
+from .errors import ValidationError
+
+try:  # the `fast` extra
+    import orjson
+except ImportError:  # pragma: no cover - exercised by the sessions without the extra
+    orjson = None
+
+__all__ = ["dumps", "json_converter", "loads", "native_converter", "parse", "structure"]
+
+_T = TypeVar("_T")
+
+
+def _is_enum(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, Enum)
+
+
+_NATIVE_LEAVES = frozenset({str, int, float, bool, UUID, datetime})
+
+
+def _optional_of(tp: Any) -> Any:
+    """``X`` for ``X | None``, else ``None``."""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        return args[0] if args[1] is type(None) else args[1]
+    return None
+
+
+def _make_converter(*, native: bool) -> cattrs.Converter:
+    converter = cattrs.Converter()
+    if native:
+        # cattrs leaves `identity` hooks out of the code it generates: the attribute is read and stored, nothing
+        # called. Per-field hook calls are what make a naive converter slower than pydantic.
+        converter.register_unstructure_hook(UUID, identity)
+        converter.register_unstructure_hook(datetime, identity)
+        converter.register_unstructure_hook_func(_is_enum, identity)
+        converter.register_unstructure_hook_func(
+            lambda tp: _optional_of(tp) in _NATIVE_LEAVES or _is_enum(_optional_of(tp)), identity
+        )
+    else:
+        converter.register_unstructure_hook(UUID, str)
+        converter.register_unstructure_hook(datetime, datetime.isoformat)
+        converter.register_unstructure_hook_func(_is_enum, lambda member: member.value)
+    converter.register_structure_hook_factory(attrs.has, _model_structure_hook)
+    return converter
+
+
+def _model_structure_hook(cls: type[Any]) -> Any:
+    """Structure a model from a mapping: keep the keys it knows, mark the missing required ones, let it validate.
+
+    Values are passed to the model untouched — its validation (``_schema``) converts them and reports every bad
+    or missing field at once, nested models included, as paths (``results[3].event_id=…``).
+    """
+    fields = attrs.fields(cls)
+    names = tuple(field.name for field in fields)
+    required = tuple(field.name for field in fields if field.default is attrs.NOTHING)
+
+    def structure_model(value: Any, _type: Any) -> Any:
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise ValidationError(cls.__name__, [f"expected an object, got {_type_name(value)}"])
+        kwargs = {name: value[name] for name in names if name in value}
+        for name in required:
+            kwargs.setdefault(name, MISSING)
+        return cls(**kwargs)
+
+    return structure_model
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+native_converter = _make_converter(native=True)
+json_converter = _make_converter(native=False)
+
+
+def structure(data: Any, cls: type[_T]) -> _T:
+    """Build ``cls`` from JSON-shaped data; raises one :class:`ValidationError` naming every bad path."""
+    return native_converter.structure(data, cls)
+
+
+# -- JSON text ------------------------------------------------------------------------------------------------------
+
+
+def _stdlib_default(value: Any) -> Any:
+    """Serialize what the native converter leaves in place when the stdlib :mod:`json` writes it."""
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(obj: Any) -> bytes:
+    """Encode a model, or lists/dicts of models, as compact UTF-8 JSON (orjson when the ``fast`` extra is present)."""
+    data = native_converter.unstructure(obj)
+    if orjson is not None:
+        return orjson.dumps(data)
+    # str enums are str subclasses: json writes their value without any hook; UUIDs and datetimes go to `default`.
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_stdlib_default).encode()
+
+
+def loads(data: bytes | bytearray | memoryview | str) -> Any:
+    """Decode JSON text (orjson when present); raises :class:`ValueError` for malformed input."""
+    if orjson is not None:
+        return orjson.loads(data)
+    return json.loads(data)
+
+
+def parse(data: bytes | bytearray | memoryview | str, cls: type[_T]) -> _T:
+    """Decode JSON text into ``cls``; malformed JSON or a bad shape raises :class:`ValidationError`."""
+    try:
+        decoded = loads(data)
+    except ValueError as error:
+        raise ValidationError(cls.__name__, [f"invalid JSON: {error}"]) from None
+    return structure(decoded, cls)

@@ -1,0 +1,49 @@
+"""The batch types of ``POST /v1/events/batch``."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import attrs
+
+from ._model import Model
+from ._schema import IntRange, IsUUID, ListOf, Nested, Text, rule, schema, to_uuid
+from .events import TaskCompletionEvent
+
+__all__ = ["MAX_BATCH_SIZE", "BatchEventRequest", "BatchEventResponse", "BatchEventResult"]
+
+#: The most events one request may carry (the server's limit).
+MAX_BATCH_SIZE = 100
+
+
+@schema
+@attrs.define(kw_only=True, on_setattr=attrs.setters.NO_OP)
+class BatchEventRequest(Model):
+    """The request body: 1–100 events."""
+
+    events: list[TaskCompletionEvent] = attrs.field(
+        metadata=rule(ListOf(Nested(TaskCompletionEvent), 1, MAX_BATCH_SIZE))
+    )
+
+
+@schema
+@attrs.define(kw_only=True, on_setattr=attrs.setters.NO_OP)
+class BatchEventResult(Model):
+    """The server's verdict on one event."""
+
+    event_id: UUID = attrs.field(converter=to_uuid, metadata=rule(IsUUID()))
+    #: ``"accepted"`` or ``"rejected"``
+    status: str = attrs.field(metadata=rule(Text(1, 50)))
+    error: str | None = attrs.field(default=None, metadata=rule(Text(optional=True)))
+
+
+@schema
+@attrs.define(kw_only=True, on_setattr=attrs.setters.NO_OP)
+class BatchEventResponse(Model):
+    """The reply: how many events were accepted and rejected, and each event's result."""
+
+    accepted: int = attrs.field(metadata=rule(IntRange(0, MAX_BATCH_SIZE)))
+    rejected: int = attrs.field(metadata=rule(IntRange(0, MAX_BATCH_SIZE)))
+    results: list[BatchEventResult] = attrs.field(
+        factory=list, metadata=rule(ListOf(Nested(BatchEventResult)))
+    )

@@ -1,0 +1,144 @@
+"""``TelemetryConfig``: every setting of the client, with the original SDK's defaults and environment variables."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from ._version import __version__
+from .batch import MAX_BATCH_SIZE
+from .errors import TelemetryError
+
+__all__ = ["ENV_API_KEY", "ENV_ENABLED", "ENV_INSTANCE_ID", "ENV_SERVER_URL", "TelemetryConfig"]
+
+ENV_ENABLED = "MOSAIC_TELEMETRY_ENABLED"
+ENV_SERVER_URL = "MOSAIC_TELEMETRY_SERVER_URL"
+ENV_API_KEY = "MOSAIC_TELEMETRY_API_KEY"
+ENV_INSTANCE_ID = "MOSAIC_TELEMETRY_INSTANCE_ID"
+
+_TRUTHY = frozenset({"1", "true", "yes"})
+_API_KEY = re.compile(r"[0-9a-fA-F]{64}")
+
+
+@dataclass
+class TelemetryConfig:
+    """All configuration of a :class:`~mosaicstack_telemetry.TelemetryClient`.
+
+    A plain dataclass, as in the original SDK: constructing it never raises, whatever the values; :meth:`validate`
+    lists what is wrong, and the client logs those problems once and keeps running. ``dataclasses.replace`` works.
+
+    Environment variables are read in ``__post_init__``: ``MOSAIC_TELEMETRY_ENABLED`` (``1``, ``true`` or ``yes``,
+    any case, mean on; anything else off) always overrides ``enabled``; ``MOSAIC_TELEMETRY_SERVER_URL``,
+    ``MOSAIC_TELEMETRY_API_KEY`` and ``MOSAIC_TELEMETRY_INSTANCE_ID`` fill only fields left empty. Trailing slashes
+    are stripped from ``server_url``. The api key is never shown by ``repr``/``str`` nor echoed by ``validate()``.
+    """
+
+    #: Telemetry API base URL, e.g. ``https://tel-api.mosaicstack.dev`` (no trailing slash).
+    server_url: str = ""
+    #: 64-character hex API key, sent as ``Authorization: Bearer <api_key>``.
+    api_key: str = field(default="", repr=False)
+    #: UUID string identifying this Mosaic Stack instance; must match the key's instance on the server.
+    instance_id: str = ""
+    #: Master switch: when ``False``, ``track()`` drops events and no task, thread or HTTP client is created.
+    enabled: bool = True
+    #: How often queued events are sent (seconds); a full batch is sent at once regardless.
+    submit_interval_seconds: float = 300.0
+    #: Most events held in memory; when full, the oldest is evicted (and counted).
+    max_queue_size: int = 1000
+    #: Events per request, 1–100 (the server's maximum is 100).
+    batch_size: int = MAX_BATCH_SIZE
+    #: Overall deadline of one HTTP attempt (seconds), not a per-phase timeout.
+    request_timeout_seconds: float = 10.0
+    #: How long a fetched prediction stays in the cache (seconds; default 6 hours).
+    prediction_cache_ttl_seconds: float = 21600.0
+    #: Log each batch instead of sending it.
+    dry_run: bool = False
+    #: Retries of a failed request (timeouts, connection errors, 408, 429, 5xx) before the batch waits for the next cycle.
+    max_retries: int = 3
+    #: ``User-Agent`` header of every request.
+    user_agent: str = f"mosaicstack-telemetry-python/{__version__}"
+    #: Longest that stopping the client (or leaving its ``with`` block, or interpreter exit) may take to flush.
+    shutdown_timeout_seconds: float = 10.0
+    #: Called once per failed submission attempt with a ``TelemetryError`` (message has ``HTTP <status>`` when
+    #: there is one), from the client's event loop: keep it quick. Its exceptions are logged and swallowed.
+    on_error: Callable[[TelemetryError], object] | None = None
+
+    def __post_init__(self) -> None:
+        enabled = os.environ.get(ENV_ENABLED)
+        if enabled is not None:
+            self.enabled = enabled.strip().lower() in _TRUTHY
+        if not self.server_url:
+            self.server_url = os.environ.get(ENV_SERVER_URL, "")
+        if not self.api_key:
+            self.api_key = os.environ.get(ENV_API_KEY, "")
+        if not self.instance_id:
+            self.instance_id = os.environ.get(ENV_INSTANCE_ID, "")
+        if isinstance(self.instance_id, UUID):
+            self.instance_id = str(self.instance_id)
+        if isinstance(self.server_url, str):
+            self.server_url = self.server_url.rstrip("/")
+
+    def validate(self) -> list[str]:
+        """Every problem with this configuration, one message each naming the field; ``[]`` when it is valid.
+
+        Never raises. Messages show the offending value, except the api key's: they say what is wrong with it.
+        """
+        errors: list[str] = []
+        url = self.server_url
+        if not isinstance(url, str) or not url:
+            errors.append("server_url is required")
+        elif not url.startswith(("http://", "https://")):
+            errors.append(f"server_url={url!r} must start with http:// or https://")
+        errors.extend(_api_key_problems(self.api_key))
+        if not _is_uuid(self.instance_id):
+            errors.append(f"instance_id={self.instance_id!r} is not a valid UUID")
+        for name in (
+            "submit_interval_seconds",
+            "request_timeout_seconds",
+            "prediction_cache_ttl_seconds",
+            "shutdown_timeout_seconds",
+        ):
+            value = getattr(self, name)
+            if not _is_number(value) or not value > 0:
+                errors.append(f"{name}={value!r} must be a positive number")
+        if not _is_int(self.max_queue_size) or self.max_queue_size <= 0:
+            errors.append(f"max_queue_size={self.max_queue_size!r} must be a positive integer")
+        if not _is_int(self.batch_size) or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            errors.append(f"batch_size={self.batch_size!r} must be between 1 and {MAX_BATCH_SIZE}")
+        if not _is_int(self.max_retries) or self.max_retries < 0:
+            errors.append(f"max_retries={self.max_retries!r} must be a non-negative integer")
+        if self.on_error is not None and not callable(self.on_error):
+            errors.append(f"on_error={self.on_error!r} must be callable or None")
+        return errors
+
+
+def _api_key_problems(key: object) -> list[str]:
+    """What is wrong with the api key, described without ever repeating it."""
+    if not isinstance(key, str) or not key:
+        return ["api_key is required"]
+    if len(key) != 64:
+        return [f"api_key must be a 64-character hex string (it has {len(key)} characters)"]
+    if not _API_KEY.fullmatch(key):
+        return ["api_key must be a 64-character hex string (it has non-hex characters)"]
+    return []
+
+
+def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
