@@ -6,9 +6,13 @@ anyio, attrs and cattrs, native under asyncio and trio.
 
 from __future__ import annotations
 
+import logging
+
 from ._version import __version__
 from .batch import BatchEventRequest, BatchEventResponse, BatchEventResult
+from ._queue import EventQueue
 from .builder import EventBuilder
+from .client import TelemetryClient
 from .config import TelemetryConfig
 from .enums import (
     Complexity,
@@ -21,6 +25,7 @@ from .enums import (
 )
 from .errors import TelemetryError, ValidationError
 from .events import TaskCompletionEvent
+from .stats import ClientStats, DropReason
 from .predictions import (
     CorrectionFactors,
     PredictionData,
@@ -35,9 +40,12 @@ __all__ = [
     "BatchEventRequest",
     "BatchEventResponse",
     "BatchEventResult",
+    "ClientStats",
     "Complexity",
     "CorrectionFactors",
+    "DropReason",
     "EventBuilder",
+    "EventQueue",
     "Harness",
     "Outcome",
     "PredictionData",
@@ -50,9 +58,12 @@ __all__ = [
     "RepoSizeCategory",
     "TaskCompletionEvent",
     "TaskType",
+    "TelemetryClient",
     "TelemetryConfig",
     "TelemetryError",
     "TokenDistribution",
     "ValidationError",
     "__version__",
 ]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

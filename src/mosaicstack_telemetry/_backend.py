@@ -1,0 +1,75 @@
+"""The one place that knows which event loop is running (design.md "lifecycle").
+
+Everything else is plain anyio. Two things anyio does not offer portably:
+
+* running the client's core as a task of its own on the caller's loop — not a child of the caller's task, so no
+  cancel scope is ever left on the caller's task between ``start_async()`` and ``stop_async()``: trio's
+  ``spawn_system_task``; on asyncio, a task the client keeps a reference to;
+* waking the loop from any thread without waiting for it: ``run_sync_soon`` on the loop's token (anyio ≥ 4.16),
+  ~6 µs, never blocks, safe on the loop thread too. ``from_thread.run_sync`` would block for a loop round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio.lowlevel
+
+__all__ = ["LoopHandle", "current_loop"]
+
+
+class LoopHandle:
+    """The running loop, captured on its own thread, to spawn detached tasks on it and wake it from anywhere."""
+
+    def __init__(self) -> None:
+        token = anyio.lowlevel.current_token()
+        self.library = _running_library()
+        self.native_token = token.native_token
+        self._run_sync_soon = functools.partial(token.backend_class.run_sync_soon)
+        self._token = token
+        self._tasks: set[Any] = set()
+
+    def call_soon(self, func: Callable[[], object]) -> None:
+        """Run ``func`` on the loop soon; callable from any thread, never blocks.
+
+        :raises anyio.RunFinishedError: if the loop has ended.
+        """
+        self._run_sync_soon(func, (), self.native_token)
+
+    def is_current(self) -> bool:
+        """Whether the calling code runs on this loop."""
+        try:
+            return anyio.lowlevel.current_token().native_token is self.native_token
+        except Exception:  # noqa: BLE001 - no loop, or another library's loop: not ours
+            return False
+
+    def spawn(self, async_fn: Callable[[], Awaitable[None]]) -> None:
+        """Start ``async_fn()`` as a task of its own (not a child of the caller's task). It must not raise."""
+        if self.library == "trio":
+            import trio
+
+            trio.lowlevel.spawn_system_task(async_fn, name="mosaicstack-telemetry core")
+        else:
+            task = asyncio.get_running_loop().create_task(
+                async_fn(),  # type: ignore[arg-type]
+                name="mosaicstack-telemetry core",
+            )
+            self._tasks.add(task)  # asyncio keeps only weak references to tasks
+            task.add_done_callback(self._tasks.discard)
+
+
+def current_loop() -> LoopHandle:
+    """A handle on the loop running the caller."""
+    return LoopHandle()
+
+
+def _running_library() -> str:
+    """``"asyncio"`` or ``"trio"`` (anyio supports no other; asyncio answers ``get_running_loop``, trio does not)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return "trio"
+    return "asyncio"

@@ -1,0 +1,387 @@
+"""The client's core for one run (start → stop): a batcher and a submitter in an anyio task group.
+
+Data path, top to bottom::
+
+    track() ── EventQueue.put ── (wake once per batch) ──► batcher ── batches ──► memory object stream
+                                                                                  │
+    submitter ◄───────────────────────────────────────────────────────────────────┘
+      └─ POST {server_url}/v1/events/batch, retried with cancellable backoff ── settle the counters
+
+The core runs as a task of its own (:mod:`._backend`), never inside the caller's task. Everything here runs on that
+one loop thread, so the counters and flags below need no locks; only :class:`Waker` is touched by other threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import anyio
+import httpx
+
+from . import _wire
+from ._backend import LoopHandle
+from ._backoff import backoff_delay, parse_retry_after
+from ._protocol import EVENTS_PATH, auth_headers
+from ._queue import EventQueue
+from .batch import BatchEventRequest, BatchEventResponse
+from .errors import TelemetryError, ValidationError
+from .stats import Accounting, DropReason
+
+if TYPE_CHECKING:
+    from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+    from .config import TelemetryConfig
+    from .events import TaskCompletionEvent
+
+__all__ = ["Engine", "Waker"]
+
+logger = logging.getLogger("mosaicstack_telemetry")
+
+Batch = list["TaskCompletionEvent"]
+
+#: Batches that may wait between the batcher and the submitter; a full stream holds the batcher back, so a slow
+#: server makes events wait in the (bounded) queue rather than pile up in memory.
+MAX_BATCHES_WAITING = 1
+
+#: HTTP statuses retried besides 5xx: the request timed out at the server, or it asks us to slow down.
+_RETRIED_STATUSES = frozenset({408, 429})
+
+
+class Waker:
+    """Wakes the batcher from any thread, at most once until the batcher has looked at the queue again.
+
+    ``track()`` calls :meth:`wake` when a full batch is waiting or the queue goes from empty to non-empty. The
+    ``pending`` flag makes it once per batch rather than once per event (``len == batch_size`` alone misses wakes
+    when threads race; ``>=`` alone wakes on every event); the batcher clears it each time it looks.
+    """
+
+    __slots__ = ("_loop", "_on_wake", "pending")
+
+    def __init__(self, loop: LoopHandle, on_wake: Callable[[], None]) -> None:
+        self._loop = loop
+        self._on_wake = on_wake
+        self.pending = False
+
+    def wake(self) -> None:
+        if self.pending:
+            return
+        self.pending = True
+        try:
+            self._loop.call_soon(self._on_wake)
+        except anyio.RunFinishedError:
+            pass  # the loop is gone; the events stay queued for the next start (or the exit flush)
+
+
+class _Attempt:
+    """What one POST of a batch came to."""
+
+    __slots__ = ("error", "rejected", "retry_after", "retryable", "sent")
+
+    def __init__(
+        self,
+        *,
+        sent: int = 0,
+        rejected: int = 0,
+        error: TelemetryError | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        self.sent = sent
+        self.rejected = rejected
+        self.error = error
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class Engine:
+    """One run of the core on the loop that created it. A stopped client makes a new one to start again."""
+
+    def __init__(
+        self,
+        *,
+        config: TelemetryConfig,
+        queue: EventQueue,
+        accounting: Accounting,
+        loop: LoopHandle,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.loop = loop
+        self._queue = queue
+        self._acc = accounting
+        self._transport = transport
+        self._url = f"{config.server_url}{EVENTS_PATH}"
+        self.waker = Waker(loop, self._on_wake)
+        self._wakeup = anyio.Event()
+        self._hurry = anyio.Event()  # set by stop and flush: cuts backoff pauses short
+        self._stopping = False
+        self._flush_requests: list[anyio.Event] = []
+        self._unsettled: list[Batch] = []  # drained, not yet settled (sent, rejected, dropped or put back)
+        self._idle = anyio.Event()
+        self._idle.set()
+        self._failed_cycles = 0
+        self._retry_number = 0  # persists across cycles: a long outage climbs to the cap; reset on success
+        self._resume_at = -math.inf  # no send before this (backoff between cycles, Retry-After)
+        self._cancel_scope: anyio.CancelScope | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._done = anyio.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------------
+
+    async def run(self, started: anyio.Event) -> None:
+        """The core task. Never raises: it runs as a system task (trio) or a detached task (asyncio)."""
+        try:
+            with anyio.CancelScope() as scope:
+                self._cancel_scope = scope
+                async with self._open_http() as http:
+                    self._http = http
+                    send, receive = anyio.create_memory_object_stream[Batch](MAX_BATCHES_WAITING)
+                    async with anyio.create_task_group() as tasks:
+                        tasks.start_soon(self._batcher, send)
+                        tasks.start_soon(self._submitter, receive)
+                        started.set()
+        except Exception:
+            logger.exception("mosaicstack-telemetry: the client's core failed; events stay queued")
+        finally:
+            self._requeue_unsettled()
+            self._done.set()
+            started.set()
+
+    def _open_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=self._transport,
+            headers=auth_headers(self.config.api_key, self.config.user_agent),
+            timeout=httpx.Timeout(self.config.request_timeout_seconds),
+            follow_redirects=False,
+        )
+
+    async def stop(self, deadline: float) -> bool:
+        """Send what is queued and end, within ``deadline`` seconds; returns whether it ended in time.
+
+        Past the deadline the core is cancelled; what it had in flight goes back to the queue.
+        """
+        self._stopping = True
+        self._hurry.set()
+        self._wakeup.set()
+        with anyio.move_on_after(deadline):
+            await self._done.wait()
+            return True
+        if self._cancel_scope is not None:
+            self._cancel_scope.cancel()
+        await self._done.wait()
+        return False
+
+    async def flush(self) -> None:
+        """Send everything queued now; returns when it is settled or a send failed (the server is not taking it)."""
+        if self._done.is_set():
+            return
+        request = anyio.Event()
+        self._flush_requests.append(request)
+        self._hurry.set()
+        self._wakeup.set()
+        await request.wait()
+
+    def _on_wake(self) -> None:
+        self._wakeup.set()
+
+    def _requeue_unsettled(self) -> None:
+        """Batches cut off mid-send (stop deadline, crash) go back to the queue: nothing is lost uncounted."""
+        for batch in self._unsettled:
+            self._acc.in_flight -= len(batch)
+            self._queue.put_back(batch)
+        self._unsettled.clear()
+        self._idle.set()
+
+    # -- batcher ------------------------------------------------------------------------------------------------------
+
+    async def _batcher(self, send: ObjectSendStream[Batch]) -> None:
+        """Decide when to send: a full batch, the interval, a flush or the stop; then hand batches to the submitter."""
+        queue, interval = self._queue, self.config.submit_interval_seconds
+        interval_due: float | None = None
+        async with send:
+            while True:
+                self.waker.pending = False  # from here on, a new event may wake us again
+                now = anyio.current_time()
+                if self._stopping:
+                    await self._dispatch(send, everything=True)
+                    return
+                if self._flush_requests:
+                    requests, self._flush_requests = self._flush_requests, []
+                    await self._dispatch(send, everything=True)
+                    await self._idle.wait()
+                    for request in requests:
+                        request.set()
+                    if not self._stopping:
+                        self._hurry = anyio.Event()
+                    continue
+                if queue.is_empty:
+                    interval_due = None
+                elif interval_due is None:
+                    interval_due = now + interval
+                if now < self._resume_at:
+                    wake_at = self._resume_at  # backing off: neither the interval nor a full batch sends
+                elif interval_due is not None and now >= interval_due:
+                    await self._dispatch(send, everything=True)
+                    interval_due = None
+                    continue
+                elif queue.waiting >= self.config.batch_size:
+                    await self._dispatch(send, everything=False)
+                    continue
+                else:
+                    wake_at = math.inf if interval_due is None else interval_due
+                with anyio.move_on_after(wake_at - now):
+                    await self._wakeup.wait()
+                self._wakeup = anyio.Event()
+
+    async def _dispatch(self, send: ObjectSendStream[Batch], *, everything: bool) -> None:
+        """Drain batches to the submitter: all that is queued, or only full ones; stop at the first failed cycle."""
+        failed_before = self._failed_cycles
+        batch_size = self.config.batch_size
+        while self._failed_cycles == failed_before:
+            if everything:
+                if self._queue.is_empty:
+                    return
+            elif self._queue.waiting < batch_size:
+                return
+            batch = self._queue.drain(batch_size)
+            self._unsettled.append(batch)
+            self._acc.in_flight += len(batch)
+            self._idle = anyio.Event()
+            await send.send(batch)
+
+    # -- submitter ----------------------------------------------------------------------------------------------------
+
+    async def _submitter(self, receive: ObjectReceiveStream[Batch]) -> None:
+        async with receive:
+            async for batch in receive:
+                await self._submit(batch)
+                self._unsettled.remove(batch)
+                self._acc.in_flight -= len(batch)
+                if not self._unsettled:
+                    self._idle.set()
+
+    async def _submit(self, batch: Batch) -> None:
+        """One cycle: up to ``1 + max_retries`` attempts with backoff between; then settle, drop or re-queue."""
+        attempts = 1 + max(0, self.config.max_retries)
+        for attempt in range(attempts):
+            if attempt:
+                self._acc.retried += 1
+            result = await self._attempt(batch)
+            if result.error is None:
+                self._acc.sent += result.sent
+                self._acc.rejected += result.rejected
+                self._retry_number = 0
+                self._resume_at = -math.inf
+                return
+            self._report(result.error)
+            if not result.retryable:
+                self._acc.failed_batches += 1
+                self._acc.loop_drops[DropReason.NON_RETRYABLE] += len(batch)
+                logger.error(
+                    "mosaicstack-telemetry: dropped a batch of %d events: %s (not retried)",
+                    len(batch),
+                    result.error,
+                )
+                return
+            self._retry_number += 1
+            delay = backoff_delay(self._retry_number)
+            if result.retry_after is not None:
+                delay = max(delay, result.retry_after)
+            self._resume_at = anyio.current_time() + delay
+            if attempt + 1 < attempts:
+                await self._pause(delay)
+        self._acc.failed_batches += 1
+        self._failed_cycles += 1
+        lost = self._queue.put_back(batch)
+        logger.warning(
+            "mosaicstack-telemetry: a batch of %d events failed %d attempts; re-queued%s",
+            len(batch),
+            attempts,
+            f" ({lost} oldest dropped: queue full)" if lost else "",
+        )
+
+    async def _pause(self, delay: float) -> None:
+        """Sleep before a retry; stop and flush cut it short."""
+        with anyio.move_on_after(delay):
+            await self._hurry.wait()
+
+    async def _attempt(self, batch: Batch) -> _Attempt:
+        """POST the batch once, under an overall deadline, and classify the answer."""
+        if self.config.dry_run:
+            logger.info("[DRY RUN] Would submit batch of %d events to %s", len(batch), self._url)
+            return _Attempt(sent=len(batch))
+        assert self._http is not None  # noqa: S101 - set by run() before the submitter starts
+        body = _wire.dumps(BatchEventRequest(events=batch))
+        timeout = self.config.request_timeout_seconds
+        try:
+            # httpx's timeouts apply per phase; a server dripping bytes would never trip them.
+            with anyio.fail_after(timeout):
+                response = await self._http.post(self._url, content=body)
+        except TimeoutError:
+            return _Attempt(error=TelemetryError(f"request timed out after {timeout}s"), retryable=True)
+        except httpx.HTTPError as error:
+            message = f"request failed: {type(error).__name__}: {error}"
+            return _Attempt(error=TelemetryError(message), retryable=True)
+        return self._classify(batch, response)
+
+    def _classify(self, batch: Batch, response: httpx.Response) -> _Attempt:
+        status = response.status_code
+        if 200 <= status < 300:
+            return self._settle(batch, response)
+        error = TelemetryError(f"HTTP {status} from {self._url}: {_excerpt(response)}")
+        if status in _RETRIED_STATUSES or status >= 500:
+            retry_after = None
+            if status == 429:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return _Attempt(error=error, retryable=True, retry_after=retry_after)
+        return _Attempt(error=error, retryable=False)
+
+    def _settle(self, batch: Batch, response: httpx.Response) -> _Attempt:
+        """Count a 2xx reply: per-event rejections are final; a duplicate was delivered before."""
+        try:
+            reply = BatchEventResponse.model_validate_json(response.content)
+        except ValidationError as error:
+            logger.warning(
+                "mosaicstack-telemetry: HTTP %d with an unreadable body; counting the batch of %d as sent: %s",
+                response.status_code,
+                len(batch),
+                error,
+            )
+            return _Attempt(sent=len(batch))
+        reasons = [
+            result.error or "rejected"
+            for result in reply.results
+            if result.status != "accepted" and not _is_duplicate(result.error)
+        ]
+        rejected = min(len(reasons), len(batch))
+        if rejected:
+            logger.warning(
+                "mosaicstack-telemetry: the server rejected %d of %d events: %s",
+                rejected,
+                len(batch),
+                "; ".join(sorted(set(reasons)))[:500],
+            )
+        return _Attempt(sent=len(batch) - rejected, rejected=rejected)
+
+    def _report(self, error: TelemetryError) -> None:
+        """Log a failed attempt and call ``on_error`` (its own exceptions are logged and swallowed)."""
+        logger.warning("mosaicstack-telemetry: %s", error)
+        callback = self.config.on_error
+        if callback is None:
+            return
+        try:
+            callback(error)
+        except Exception:
+            logger.exception("mosaicstack-telemetry: on_error raised; ignored")
+
+
+def _is_duplicate(error: str | None) -> bool:
+    return error is not None and "duplicate" in error.lower()
+
+
+def _excerpt(response: httpx.Response, limit: int = 200) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return text[:limit] + ("…" if len(text) > limit else "") if text else response.reason_phrase

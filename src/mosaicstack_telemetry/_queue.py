@@ -1,0 +1,126 @@
+"""``EventQueue``: the bounded buffer between ``track()`` and the batcher.
+
+``put`` is the only operation producers call, from any thread: a ``deque.append`` on a ``deque(maxlen=…)``, which is
+atomic under the GIL and evicts the oldest event when full — no lock, ~25 ns. Evictions are not counted per event
+(that would need a lock); they are derived: ``appended − taken − waiting`` (design.md "accounting").
+
+The consumer side (``drain``, ``put_back``) runs in one place at a time (the batcher) and takes a lock only against
+other consumers. Events put back after a failed send go to a separate front deque, never into the producers' deque:
+``extendleft`` on a full ``deque(maxlen=…)`` would evict the *newest* events, racing with ``put``. The queue keeps
+the newest: re-queued (older) events that do not fit are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from collections.abc import Iterable
+
+from .events import TaskCompletionEvent
+
+__all__ = ["EventQueue"]
+
+
+class _Counter:
+    """A thread-safe, lock-free event counter: ``itertools.count.__next__`` is one atomic C call."""
+
+    __slots__ = ("_count", "increment")
+
+    def __init__(self) -> None:
+        self._count = itertools.count(1)
+        self.increment = self._count.__next__
+
+    @property
+    def value(self) -> int:
+        """The number of increments so far (``count.__reduce__`` exposes the next value without consuming it)."""
+        next_value: int = self._count.__reduce__()[1][0]  # type: ignore[index]
+        return next_value - 1
+
+
+class EventQueue:
+    """Thread-safe bounded FIFO queue of events; when full, the oldest event is evicted.
+
+    :param max_size: most events held (put-back events included).
+    """
+
+    def __init__(self, max_size: int = 1000) -> None:
+        if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
+            raise ValueError(f"max_size={max_size!r} must be a positive integer")
+        self.max_size = max_size
+        self._waiting: deque[TaskCompletionEvent] = deque(maxlen=max_size)
+        self._front: deque[TaskCompletionEvent] = deque()
+        self._consumer_lock = threading.Lock()
+        self._appended = _Counter()
+        self._taken = 0
+        self._put_back_dropped = 0
+
+    def put(self, event: TaskCompletionEvent) -> None:
+        """Add an event; if the queue is full, the oldest waiting event is evicted. Never blocks."""
+        self._waiting.append(event)
+        self._appended.increment()
+
+    def drain(self, max_items: int) -> list[TaskCompletionEvent]:
+        """Remove and return up to ``max_items`` events, oldest (and put-back) first."""
+        batch: list[TaskCompletionEvent] = []
+        with self._consumer_lock:
+            front, waiting = self._front, self._waiting
+            while front and len(batch) < max_items:
+                batch.append(front.popleft())
+            taken = 0
+            try:
+                while len(batch) < max_items:
+                    batch.append(waiting.popleft())
+                    taken += 1
+            except IndexError:
+                pass
+            self._taken += taken
+        return batch
+
+    def put_back(self, events: Iterable[TaskCompletionEvent]) -> int:
+        """Re-queue events at the front (for a retry), as far as free capacity allows.
+
+        The queue keeps the newest: when not all fit, the oldest of ``events`` are dropped. Returns how many were
+        dropped (also counted in :attr:`put_back_dropped`).
+        """
+        returned = list(events)
+        with self._consumer_lock:
+            free = max(0, self.max_size - len(self._front) - len(self._waiting))
+            kept = returned[len(returned) - free :] if free < len(returned) else returned
+            self._front.extendleft(reversed(kept))
+            dropped = len(returned) - len(kept)
+            self._put_back_dropped += dropped
+        return dropped
+
+    @property
+    def size(self) -> int:
+        """Current number of queued events."""
+        return len(self._front) + len(self._waiting)
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether no event is queued."""
+        return not self._front and not self._waiting
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def waiting(self) -> int:
+        """Events put and not yet drained (excludes put-back ones): what decides a full batch."""
+        return len(self._waiting)
+
+    @property
+    def appended(self) -> int:
+        """Events ever passed to :meth:`put`."""
+        return self._appended.value
+
+    @property
+    def evicted(self) -> int:
+        """Events evicted because the queue was full (derived; exact when no ``put`` is in progress)."""
+        return max(0, self.appended - self._taken - len(self._waiting))
+
+    @property
+    def put_back_dropped(self) -> int:
+        """Events :meth:`put_back` could not re-queue for lack of room."""
+        return self._put_back_dropped

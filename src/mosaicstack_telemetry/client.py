@@ -1,0 +1,398 @@
+"""``TelemetryClient``: the documented API over one async core, for asyncio, trio and plain threads.
+
+* ``async with client`` / ``start_async()`` run the core (:class:`._engine.Engine`) as a task of its own on the
+  caller's loop; ``stop_async()`` flushes and ends it within ``shutdown_timeout_seconds``.
+* ``with client`` / ``start()`` run the same core on a daemon thread the client owns (``anyio.run`` + a
+  ``BlockingPortal``), reached from any thread; ``atexit`` flushes it if the user forgets ``stop()``.
+* ``track()`` is the same everywhere: synchronous, lock-free, never raises, never blocks.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import functools
+import logging
+import math
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from types import TracebackType
+from typing import Literal
+
+import anyio
+import anyio.from_thread
+import httpx
+
+from ._backend import current_loop
+from ._engine import Engine, Waker
+from ._queue import EventQueue
+from .batch import MAX_BATCH_SIZE
+from .builder import EventBuilder
+from .config import TelemetryConfig
+from .events import TaskCompletionEvent
+from .stats import Accounting, ClientStats, DropReason
+
+__all__ = ["TelemetryClient"]
+
+logger = logging.getLogger("mosaicstack_telemetry")
+
+#: Cancellation leaves little time: the shielded flush after a cancelled scope gets at most this long.
+CANCELLED_FLUSH_SECONDS = 2.0
+#: Overflow warnings: at most one line per this many seconds, with the count since the last one.
+OVERFLOW_LOG_INTERVAL = 60.0
+
+Backend = Literal["asyncio", "trio"]
+
+
+class TelemetryClient:
+    """Queues task-completion events and sends them in the background; reads predictions back.
+
+    :param config: the configuration. Problems :meth:`TelemetryConfig.validate` finds are logged once as warnings
+        and the client still runs; only a ``server_url`` it cannot send to makes it drop what it is given (counted,
+        reason ``invalid_config``).
+    :param sync_backend: the event loop of the thread :meth:`start` runs (``"trio"`` needs the ``trio`` extra).
+    :param transport: an httpx transport for the core's requests (tests use ``httpx.MockTransport``).
+    :param clock: monotonic clock for what runs off the loop (the overflow-log rate limit).
+    """
+
+    def __init__(
+        self,
+        config: TelemetryConfig,
+        *,
+        sync_backend: Backend = "asyncio",
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._sync_backend = sync_backend
+        self._transport = transport
+        self._drop_reason = self._refusal_reason()
+        self._settings = _usable(config)
+        self._queue = EventQueue(max_size=self._settings.max_queue_size)
+        self._accounting = Accounting(self._queue)
+        self._batch_size = self._settings.batch_size
+        self._overflow_log = _OverflowLog(self._queue, clock)
+        self._logged_once: set[str] = set()
+        self._engine: Engine | None = None
+        self._waker: Waker | None = None
+        self._lifecycle = threading.Lock()  # start()/stop() from several threads
+        self._thread: threading.Thread | None = None
+        self._portal: anyio.from_thread.BlockingPortal | None = None
+        self._atexit_registered = False
+
+    def _refusal_reason(self) -> str | None:
+        """Why ``track()`` must drop everything (and warn once about lesser problems), or ``None``."""
+        config = self._config
+        if not config.enabled:
+            return DropReason.DISABLED
+        problems = config.validate()
+        for problem in problems:
+            logger.warning("mosaicstack-telemetry config: %s", problem)
+        url = config.server_url
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            logger.warning("mosaicstack-telemetry: no usable server_url: events will be dropped")
+            return DropReason.INVALID_CONFIG
+        return None
+
+    # -- tracking -----------------------------------------------------------------------------------------------------
+
+    def track(self, event: TaskCompletionEvent) -> None:
+        """Queue an event for submission. Synchronous; never blocks; never raises; safe from any thread.
+
+        If telemetry is disabled or unusable, or ``event`` is not a ``TaskCompletionEvent``, the event is dropped
+        (counted in :attr:`stats` by reason, logged once). If the queue is full, the oldest event is evicted.
+        """
+        try:
+            if self._drop_reason is not None:
+                self._drop(self._drop_reason)
+                return
+            if not isinstance(event, TaskCompletionEvent):
+                self._drop(DropReason.INVALID_EVENT, f"got {type(event).__name__}")
+                return
+            queue = self._queue
+            queue.put(event)
+            waiting = queue.waiting
+            if waiting == 1 or waiting >= self._batch_size:
+                waker = self._waker
+                if waker is not None:
+                    waker.wake()
+                if waiting >= queue.max_size:
+                    self._overflow_log.maybe_log()
+        except Exception:  # track() must never raise into the caller
+            self._drop(DropReason.INTERNAL_ERROR)
+            logger.exception("mosaicstack-telemetry: track() failed; event dropped")
+
+    def _drop(self, reason: str, detail: str = "") -> None:
+        self._accounting.drop_from_track(reason)
+        if reason not in self._logged_once:
+            self._logged_once.add(reason)
+            logger.warning(
+                "mosaicstack-telemetry: dropping events (%s)%s; further drops are counted in stats",
+                reason,
+                f": {detail}" if detail else "",
+            )
+
+    def event_builder(self) -> EventBuilder:
+        """An :class:`EventBuilder` preset with this client's ``instance_id``."""
+        return EventBuilder(instance_id=self._config.instance_id)
+
+    # -- state --------------------------------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> TelemetryConfig:
+        return self._config
+
+    @property
+    def queue_size(self) -> int:
+        """Number of events currently in the in-memory queue."""
+        return self._queue.size
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the background submitter (sync or async) is active."""
+        return self._engine is not None
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of where every tracked event went: sent, rejected, dropped by reason, queued, in flight."""
+        return self._accounting.snapshot()
+
+    # -- async lifecycle ----------------------------------------------------------------------------------------------
+
+    async def start_async(self) -> None:
+        """Start sending in the background on the running loop (asyncio or trio). No-op if disabled or running."""
+        if self._drop_reason == DropReason.DISABLED or self._engine is not None:
+            return
+        engine = Engine(
+            config=self._settings,
+            queue=self._queue,
+            accounting=self._accounting,
+            loop=current_loop(),
+            transport=self._transport,
+        )
+        started = anyio.Event()
+        engine.loop.spawn(functools.partial(engine.run, started))
+        await started.wait()
+        self._engine = engine
+        self._waker = engine.waker
+        self._register_atexit()
+
+    async def stop_async(self) -> None:
+        """Flush what is queued and stop, within ``shutdown_timeout_seconds``. Safe to call if not started.
+
+        If the calling scope is being cancelled, the flush is shielded and bounded by
+        ``min(shutdown_timeout_seconds, 2 s)``; what it could not send is counted dropped (reason ``cancelled``).
+        """
+        engine = self._engine
+        if engine is None:
+            return
+        if not engine.loop.is_current():  # started with start(): it lives on our own thread
+            await anyio.to_thread.run_sync(self.stop)
+            return
+        cancelled = anyio.current_effective_deadline() == -math.inf
+        deadline = self._settings.shutdown_timeout_seconds
+        if cancelled:
+            deadline = min(deadline, CANCELLED_FLUSH_SECONDS)
+        with anyio.CancelScope(shield=True):
+            await self._stop_engine(engine, deadline)
+        if cancelled:
+            self._drop_queued(DropReason.CANCELLED)
+
+    async def _stop_engine(self, engine: Engine, deadline: float) -> None:
+        self._waker = None
+        self._engine = None
+        in_time = await engine.stop(deadline)
+        left = self._queue.size
+        if left:
+            logger.warning(
+                "mosaicstack-telemetry: stopped%s with %d events unsent; they stay queued",
+                "" if in_time else f" after the {deadline}s deadline",
+                left,
+            )
+
+    async def flush_async(self) -> None:
+        """Send everything queued now (not waiting for the interval); returns once it is settled or a send failed.
+
+        Bounded by ``shutdown_timeout_seconds``. No-op when not running.
+        """
+        engine = self._engine
+        if engine is None:
+            return
+        if not engine.loop.is_current():
+            await anyio.to_thread.run_sync(self.flush)
+            return
+        with anyio.move_on_after(self._settings.shutdown_timeout_seconds):
+            await engine.flush()
+
+    async def __aenter__(self) -> TelemetryClient:
+        await self.start_async()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop_async()
+
+    def _drop_queued(self, reason: str) -> None:
+        dropped = 0
+        while not self._queue.is_empty:
+            dropped += len(self._queue.drain(self._queue.max_size))
+        if dropped:
+            self._accounting.loop_drops[reason] += dropped
+            logger.warning("mosaicstack-telemetry: %d unsent events dropped (%s)", dropped, reason)
+
+    # -- sync facade --------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start sending in the background on a daemon thread this client owns. No-op if disabled or running."""
+        if self._drop_reason == DropReason.DISABLED:
+            return
+        with self._lifecycle:
+            if self._engine is not None or self._thread is not None:
+                return
+            ready = threading.Event()
+            failure: list[BaseException] = []
+            thread = threading.Thread(
+                target=self._run_thread,
+                args=(ready, failure),
+                name="mosaicstack-telemetry",
+                daemon=True,
+            )
+            thread.start()
+            ready.wait()
+            if failure:
+                thread.join()
+                raise RuntimeError("mosaicstack-telemetry: could not start the client's thread") from failure[0]
+            self._thread = thread
+
+    def _run_thread(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        async def main() -> None:
+            async with anyio.from_thread.BlockingPortal() as portal:
+                await self.start_async()
+                self._portal = portal
+                ready.set()
+                await portal.sleep_until_stopped()
+
+        try:
+            anyio.run(main, backend=self._sync_backend)
+        except BaseException as error:  # noqa: BLE001 - reported to start() through `failure`
+            failure.append(error)
+        finally:
+            ready.set()
+
+    def stop(self) -> None:
+        """Flush what is queued and stop, within ``shutdown_timeout_seconds``. Safe to call if not started."""
+        with self._lifecycle:
+            portal, thread = self._portal, self._thread
+            if portal is None or thread is None:
+                return
+            if thread is threading.current_thread():
+                raise RuntimeError("stop() cannot run on the client's own thread; use stop_async()")
+            try:
+                portal.call(self.stop_async)
+                portal.call(portal.stop)
+            except RuntimeError:  # the portal's loop has already ended (interpreter shutdown)
+                pass
+            thread.join(timeout=self._settings.shutdown_timeout_seconds)
+            self._portal = None
+            self._thread = None
+
+    def flush(self) -> None:
+        """Send everything queued now, from sync code; bounded by ``shutdown_timeout_seconds``."""
+        portal = self._portal
+        if portal is None:
+            return
+        portal.call(self.flush_async)
+
+    def __enter__(self) -> TelemetryClient:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- interpreter exit ---------------------------------------------------------------------------------------------
+
+    def _register_atexit(self) -> None:
+        if not self._atexit_registered:
+            self._atexit_registered = True
+            atexit.register(_flush_at_exit, weakref.ref(self))
+
+    def _flush_at_exit(self) -> None:
+        """Flush a client the user forgot to stop (own thread only: a user's loop has ended by now)."""
+        if self._portal is not None:
+            self.stop()
+        self._drop_queued(DropReason.EXIT)
+
+
+def _flush_at_exit(client_ref: weakref.ref[TelemetryClient]) -> None:
+    client = client_ref()
+    if client is not None:
+        try:
+            client._flush_at_exit()
+        except Exception:
+            logger.exception("mosaicstack-telemetry: flush at exit failed")
+
+
+class _OverflowLog:
+    """Rate-limited warning about evictions: one line per interval, with the count since the last line."""
+
+    def __init__(self, queue: EventQueue, clock: Callable[[], float]) -> None:
+        self._queue = queue
+        self._clock = clock
+        self._next_at = -math.inf
+        self._reported = 0
+
+    def maybe_log(self) -> None:
+        now = self._clock()
+        if now < self._next_at:
+            return
+        evicted = self._queue.evicted
+        new = evicted - self._reported
+        if new <= 0:
+            return
+        self._reported = evicted
+        self._next_at = now + OVERFLOW_LOG_INTERVAL
+        logger.warning(
+            "mosaicstack-telemetry: queue full (max_queue_size=%d): %d oldest events dropped "
+            "since the last report (%d in all)",
+            self._queue.max_size,
+            new,
+            evicted,
+        )
+
+
+def _usable(config: TelemetryConfig) -> TelemetryConfig:
+    """The config with every unusable number replaced by its default, for the core to run on.
+
+    ``validate()`` problems were already logged; as in the original SDK the client runs anyway, so a
+    ``batch_size=0`` or a negative interval must not wedge it.
+    """
+    defaults = TelemetryConfig.__dataclass_fields__
+    usable = {}
+    for name, low, high in (
+        ("submit_interval_seconds", 0.0, math.inf),
+        ("request_timeout_seconds", 0.0, math.inf),
+        ("prediction_cache_ttl_seconds", 0.0, math.inf),
+        ("shutdown_timeout_seconds", 0.0, math.inf),
+        ("max_queue_size", 1, math.inf),
+        ("batch_size", 1, MAX_BATCH_SIZE),
+        ("max_retries", 0, 1_000),
+    ):
+        value = getattr(config, name)
+        number_ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(defaults[name].default, int):
+            number_ok = number_ok and isinstance(value, int)
+        if not number_ok or not low <= value <= high or (low == 0.0 and value == 0.0):
+            usable[name] = defaults[name].default
+    return dataclasses.replace(config, **usable) if usable else config
