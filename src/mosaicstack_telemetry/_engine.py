@@ -26,6 +26,7 @@ from ._backend import LoopHandle
 from ._backoff import backoff_delay, parse_retry_after
 from ._protocol import EVENTS_PATH, auth_headers
 from ._queue import EventQueue
+from ._transport import ExitSafeTransport, PinningBackend
 from .batch import BatchEventRequest, BatchEventResponse
 from .errors import TelemetryError, ValidationError
 from .stats import Accounting, DropReason
@@ -113,6 +114,7 @@ class Engine:
         self._queue = queue
         self._acc = accounting
         self._transport = transport
+        self.network = PinningBackend()  # used when no transport is injected: keeps the exit flush DNS-free
         self._url = f"{config.server_url}{EVENTS_PATH}"
         self.waker = Waker(loop, self._on_wake)
         self._wakeup = anyio.Event()
@@ -142,6 +144,8 @@ class Engine:
                     async with anyio.create_task_group() as tasks:
                         tasks.start_soon(self._batcher, send)
                         tasks.start_soon(self._submitter, receive)
+                        if self._transport is None:
+                            tasks.start_soon(self._resolve_server)
                         started.set()
         except Exception:
             logger.exception("mosaicstack-telemetry: the client's core failed; events stay queued")
@@ -152,11 +156,19 @@ class Engine:
 
     def _open_http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            transport=self._transport,
+            transport=self._transport or ExitSafeTransport(self.network),
             headers=auth_headers(self.config.api_key, self.config.user_agent),
             timeout=httpx.Timeout(self.config.request_timeout_seconds),
             follow_redirects=False,
         )
+
+    async def _resolve_server(self) -> None:
+        """Remember the server's address now, so that a flush at interpreter exit needs no DNS lookup."""
+        url = httpx.URL(self.config.server_url)
+        try:
+            await self.network.resolve(url.host, url.port or (443 if url.scheme == "https" else 80))
+        except OSError:
+            logger.debug("mosaicstack-telemetry: could not resolve %s at start", url.host)
 
     async def stop(self, deadline: float) -> bool:
         """Send what is queued and end, within ``deadline`` seconds; returns whether it ended in time.
@@ -296,6 +308,7 @@ class Engine:
         self._acc.failed_batches += 1
         self._failed_cycles += 1
         lost = self._queue.put_back(batch)
+        self._wakeup.set()  # the batcher may be idle with an empty queue: it must schedule the next cycle
         logger.warning(
             "mosaicstack-telemetry: a batch of %d events failed %d attempts; re-queued%s",
             len(batch),
@@ -322,7 +335,7 @@ class Engine:
                 response = await self._http.post(self._url, content=body)
         except TimeoutError:
             return _Attempt(error=TelemetryError(f"request timed out after {timeout}s"), retryable=True)
-        except httpx.HTTPError as error:
+        except Exception as error:  # noqa: BLE001 - httpx errors, and whatever a transport raises (OSError…)
             message = f"request failed: {type(error).__name__}: {error}"
             return _Attempt(error=TelemetryError(message), retryable=True)
         return self._classify(batch, response)

@@ -330,7 +330,10 @@ class TelemetryClient:
 
     def _flush_at_exit(self) -> None:
         """Flush a client the user forgot to stop (own thread only: a user's loop has ended by now)."""
+        engine = self._engine
         if self._portal is not None:
+            if engine is not None:
+                engine.network.pin()  # no new thread may start now: no DNS lookups
             self.stop()
         self._drop_queued(DropReason.EXIT)
 

@@ -1,0 +1,86 @@
+"""The HTTP transport of the core: httpx's own, except that it can still connect while the interpreter exits.
+
+At exit (``atexit`` flushing a client nobody stopped) no new thread may start, and every DNS lookup runs in a worker
+thread (asyncio's executor, trio's thread cache): connecting to ``http://localhost:8000`` would fail right when the
+last events need to go. So the network backend remembers, per ``(host, port)``, the address each successful connect
+reached (and the core resolves the host once at start, in case it never connected); once :meth:`pin` is called, it
+connects to that address instead of looking the name up. TLS still verifies the certificate against the host *name*
+(httpcore passes it separately as ``server_hostname``). During normal life nothing is pinned, so a server whose
+address changes is followed as usual.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+import httpcore
+import httpx
+
+__all__ = ["ExitSafeTransport", "PinningBackend"]
+
+
+class PinningBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's anyio backend, remembering addresses and able to skip name resolution after :meth:`pin`."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._known: dict[tuple[str, int], str] = {}
+        self._pinned = False
+
+    def pin(self) -> None:
+        """From now on, connect to remembered addresses (no DNS). Safe from any thread."""
+        self._pinned = True
+
+    def remember(self, host: str, port: int, address: str) -> None:
+        self._known.setdefault((host, port), address)
+
+    async def resolve(self, host: str, port: int) -> None:
+        """Look ``host`` up once (at start), so an address is known even if nothing connected before exit."""
+        if (host, port) in self._known:
+            return
+        with anyio.move_on_after(5):
+            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            if infos:
+                self.remember(host, port, str(infos[0][4][0]))
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        target = self._known.get((host, port), host) if self._pinned else host
+        stream = await self._inner.connect_tcp(target, port, timeout, local_address, socket_options)
+        peer = stream.get_extra_info("server_addr")
+        if isinstance(peer, tuple) and peer:
+            self._known[(host, port)] = str(peer[0])
+        return stream
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - the client never uses unix sockets
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore calls it only for retries
+        await self._inner.sleep(seconds)
+
+
+class ExitSafeTransport(httpx.AsyncHTTPTransport):
+    """``httpx.AsyncHTTPTransport`` with default settings whose connection pool uses a :class:`PinningBackend`."""
+
+    def __init__(self, backend: PinningBackend) -> None:
+        super().__init__()
+        limits = httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0)
+        # httpx offers no network_backend parameter; the pool it built is replaced by an identical one that has it.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )

@@ -1,0 +1,494 @@
+"""Where the reference server keeps API keys and events: a small :class:`Storage` interface and its SQLite backend.
+
+The HTTP layer (:mod:`.app`) and the prediction logic (:mod:`.predictions`) only talk to :class:`Storage` and
+:class:`StorageReader`, so a PostgreSQL backend can follow without touching either. The interface is blocking on
+purpose — stdlib :mod:`sqlite3` and psycopg are — and the HTTP layer calls it on worker threads
+(``anyio.to_thread.run_sync``), never on the event loop.
+
+SQLite, as :class:`SQLiteStorage` uses it:
+
+* **One writer.** Every write goes through one connection, serialized by a :class:`threading.Lock`, in an explicit
+  ``BEGIN IMMEDIATE`` transaction. Concurrent requests queue on the lock instead of racing for SQLite's file lock, so
+  "database is locked" cannot happen between our own requests (``busy_timeout`` still covers other processes, such as
+  a CLI creating a key while the server runs).
+* **A file** runs in WAL mode (``synchronous=NORMAL``: a crash of the process loses nothing, a power cut may lose the
+  last transactions — fine for a reference server). Readers use their own connections from a small pool, each read
+  in one transaction, so a prediction batch sees one consistent snapshot and never blocks the writer.
+* **In memory** (``path=None``, the default, for tests) is one private ``:memory:`` connection used for reads and
+  writes alike, under the same lock. SQLite's shared-cache mode would allow separate reader connections, but it uses
+  table locks that fail at once with ``SQLITE_LOCKED`` instead of waiting, which is exactly the error we avoid.
+
+Every accepted event is kept, one column per field. The index ``events_by_dimensions`` on
+``(task_type, provider, model, complexity)`` is ordered so that each prediction fallback level
+(:data:`.predictions.FALLBACK_LEVELS`) is a prefix of it: one index serves them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timezone
+from typing import Any, Protocol
+from uuid import UUID
+
+import attrs
+
+from ..events import TaskCompletionEvent
+
+__all__ = [
+    "DIMENSIONS",
+    "METRICS",
+    "Dimensions",
+    "GroupSummary",
+    "KeyRecord",
+    "SQLiteStorage",
+    "Storage",
+    "StorageReader",
+]
+
+#: The columns a prediction query can match on, by name (the :class:`~mosaicstack_telemetry.PredictionQuery` fields).
+DIMENSIONS = ("task_type", "model", "provider", "complexity")
+#: The columns whose order statistics (percentiles) a prediction needs.
+METRICS = ("actual_input_tokens", "actual_output_tokens", "actual_cost_usd_micros", "task_duration_ms")
+
+#: Column name → value to match, keys among :data:`DIMENSIONS`.
+Dimensions = Mapping[str, str]
+
+_SCHEMA_VERSION = 1
+
+
+@attrs.frozen
+class KeyRecord:
+    """A stored API key: only its SHA-256 is kept, never the key."""
+
+    key_sha256: str
+    instance_id: UUID
+    label: str | None
+    created_at: datetime
+
+
+@attrs.frozen
+class GroupSummary:
+    """What a prediction needs to know about the events matching some dimensions, read in one snapshot.
+
+    ``order_statistics[metric][rank]`` is the ``rank``-th smallest value (1-based) of ``metric`` in the group: the
+    caller chooses the ranks, so the percentile method lives in one place (:mod:`.predictions`), not in each backend.
+    The token sums cover only events whose estimate is above zero (the correction factors' population).
+    """
+
+    sample_size: int
+    order_statistics: Mapping[str, Mapping[int, int]]
+    gate_passed: int
+    succeeded: int
+    actual_input_sum: int
+    estimated_input_sum: int
+    actual_output_sum: int
+    estimated_output_sum: int
+    newest_received_at: datetime | None
+
+
+class StorageReader(Protocol):
+    """Reads inside one snapshot (:meth:`Storage.reader`): counts and summaries stay consistent with each other."""
+
+    def count(self, dimensions: Dimensions) -> int:
+        """How many events match ``dimensions`` (all events when empty)."""
+        ...
+
+    def summarize(self, dimensions: Dimensions, ranks: Mapping[str, Sequence[int]]) -> GroupSummary:
+        """Summarize the events matching ``dimensions``; ``ranks`` maps a metric to the 1-based ranks wanted."""
+        ...
+
+
+class Storage(Protocol):
+    """The server's persistence, blocking and thread-safe: call it from worker threads, not from the event loop."""
+
+    def add_key(self, key_sha256: str, instance_id: UUID, label: str | None = None) -> None:
+        """Store a key's SHA-256 (hex) bound to ``instance_id``."""
+        ...
+
+    def find_key(self, key_sha256: str) -> KeyRecord | None:
+        """The key whose SHA-256 (hex) is ``key_sha256``, if any."""
+        ...
+
+    def insert_events(
+        self, events: Sequence[TaskCompletionEvent], received_at: datetime
+    ) -> list[bool]:
+        """Store events atomically; per event, ``True`` if stored, ``False`` if its ``event_id`` already was.
+
+        A repeat inside ``events`` is a duplicate of its first occurrence.
+        """
+        ...
+
+    def reader(self) -> AbstractContextManager[StorageReader]:
+        """A read snapshot for a series of counts and summaries."""
+        ...
+
+    def count_events(self) -> int:
+        """How many events are stored."""
+        ...
+
+    def fetch_event(self, event_id: UUID) -> TaskCompletionEvent | None:
+        """The stored event with this id, rebuilt as a model (for tests and inspection)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; further calls raise."""
+        ...
+
+
+# -- SQLite -----------------------------------------------------------------------------------------------------------
+
+_EVENT_COLUMNS = (
+    "event_id",
+    "instance_id",
+    "schema_version",
+    "timestamp",
+    "received_at",
+    "task_duration_ms",
+    "task_type",
+    "complexity",
+    "harness",
+    "model",
+    "provider",
+    "estimated_input_tokens",
+    "estimated_output_tokens",
+    "actual_input_tokens",
+    "actual_output_tokens",
+    "estimated_cost_usd_micros",
+    "actual_cost_usd_micros",
+    "quality_gate_passed",
+    "quality_gates_run",
+    "quality_gates_failed",
+    "context_compactions",
+    "context_rotations",
+    "context_utilization_final",
+    "outcome",
+    "retry_count",
+    "language",
+    "repo_size_category",
+)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_sha256 TEXT PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    label TEXT,
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS events (
+    event_id TEXT PRIMARY KEY,          -- canonical UUID string
+    instance_id TEXT NOT NULL,
+    schema_version TEXT NOT NULL,
+    timestamp TEXT NOT NULL,            -- ISO 8601, UTC
+    received_at TEXT NOT NULL,          -- ISO 8601, UTC, server clock
+    task_duration_ms INTEGER NOT NULL,
+    task_type TEXT NOT NULL,            -- enum values, as on the wire
+    complexity TEXT NOT NULL,
+    harness TEXT NOT NULL,
+    model TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    estimated_input_tokens INTEGER NOT NULL,
+    estimated_output_tokens INTEGER NOT NULL,
+    actual_input_tokens INTEGER NOT NULL,
+    actual_output_tokens INTEGER NOT NULL,
+    estimated_cost_usd_micros INTEGER NOT NULL,
+    actual_cost_usd_micros INTEGER NOT NULL,
+    quality_gate_passed INTEGER NOT NULL,
+    quality_gates_run TEXT NOT NULL,    -- JSON array of gate values
+    quality_gates_failed TEXT NOT NULL,
+    context_compactions INTEGER NOT NULL,
+    context_rotations INTEGER NOT NULL,
+    context_utilization_final REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    retry_count INTEGER NOT NULL,
+    language TEXT,
+    repo_size_category TEXT
+);
+
+-- Every fallback level is a prefix of this order: (task_type, provider, model, complexity) → (task_type, provider,
+-- model) → (task_type, provider) → (task_type).
+CREATE INDEX IF NOT EXISTS events_by_dimensions ON events (task_type, provider, model, complexity);
+
+PRAGMA user_version = {_SCHEMA_VERSION};
+"""
+
+_INSERT = (
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _EVENT_COLUMNS)}) "
+    "ON CONFLICT (event_id) DO NOTHING"
+)
+
+#: Seconds a connection waits for another *process* holding the database lock.
+_BUSY_TIMEOUT_SECONDS = 10.0
+#: Idle reader connections kept for reuse (file databases).
+_READER_POOL_SIZE = 8
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def _row(event: TaskCompletionEvent, received_at: str) -> tuple[Any, ...]:
+    return (
+        str(event.event_id),
+        str(event.instance_id),
+        event.schema_version,
+        _iso(event.timestamp),
+        received_at,
+        event.task_duration_ms,
+        event.task_type.value,
+        event.complexity.value,
+        event.harness.value,
+        event.model,
+        event.provider.value,
+        event.estimated_input_tokens,
+        event.estimated_output_tokens,
+        event.actual_input_tokens,
+        event.actual_output_tokens,
+        event.estimated_cost_usd_micros,
+        event.actual_cost_usd_micros,
+        int(event.quality_gate_passed),
+        json.dumps([gate.value for gate in event.quality_gates_run]),
+        json.dumps([gate.value for gate in event.quality_gates_failed]),
+        event.context_compactions,
+        event.context_rotations,
+        event.context_utilization_final,
+        event.outcome.value,
+        event.retry_count,
+        event.language,
+        None if event.repo_size_category is None else event.repo_size_category.value,
+    )
+
+
+def _where(dimensions: Dimensions) -> tuple[str, list[str]]:
+    """A ``WHERE`` clause over known column names only (values are bound, names checked: no injection)."""
+    unknown = set(dimensions) - set(DIMENSIONS)
+    if unknown:
+        raise ValueError(f"unknown dimensions: {sorted(unknown)}")
+    names = [name for name in DIMENSIONS if name in dimensions]
+    if not names:
+        return "", []
+    return " WHERE " + " AND ".join(f"{name} = ?" for name in names), [
+        dimensions[name] for name in names
+    ]
+
+
+class _SQLiteReader:
+    """:class:`StorageReader` over one connection inside an open transaction."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def count(self, dimensions: Dimensions) -> int:
+        where, params = _where(dimensions)
+        (count,) = self._connection.execute(f"SELECT count(*) FROM events{where}", params).fetchone()  # noqa: S608
+        return int(count)
+
+    def summarize(self, dimensions: Dimensions, ranks: Mapping[str, Sequence[int]]) -> GroupSummary:
+        where, params = _where(dimensions)
+        aggregates = self._connection.execute(
+            "SELECT count(*), coalesce(sum(quality_gate_passed), 0), coalesce(sum(outcome = 'success'), 0),"
+            " coalesce(sum(CASE WHEN estimated_input_tokens > 0 THEN actual_input_tokens END), 0),"
+            " coalesce(sum(CASE WHEN estimated_input_tokens > 0 THEN estimated_input_tokens END), 0),"
+            " coalesce(sum(CASE WHEN estimated_output_tokens > 0 THEN actual_output_tokens END), 0),"
+            " coalesce(sum(CASE WHEN estimated_output_tokens > 0 THEN estimated_output_tokens END), 0),"
+            f" max(received_at) FROM events{where}",  # noqa: S608 - names from DIMENSIONS only
+            params,
+        ).fetchone()
+        order_statistics: dict[str, dict[int, int]] = {metric: {} for metric in ranks}
+        wanted = {metric: sorted(set(r)) for metric, r in ranks.items() if r}
+        if wanted and aggregates[0]:
+            # One sort per metric, done by SQLite in C over the rows the index selects; only the ranked values
+            # come back to Python (never the rows).
+            selects, all_params = [], []
+            for index, (metric, metric_ranks) in enumerate(wanted.items()):
+                if metric not in METRICS:
+                    raise ValueError(f"unknown metric: {metric!r}")
+                selects.append(
+                    f"SELECT {index} AS m, rn, v FROM ("  # noqa: S608 - names from METRICS only
+                    f"SELECT {metric} AS v, row_number() OVER (ORDER BY {metric}) AS rn"
+                    f" FROM events{where}) WHERE rn IN ({', '.join('?' for _ in metric_ranks)})"
+                )
+                all_params += [*params, *metric_ranks]
+            metrics = list(wanted)
+            for m, rank, value in self._connection.execute(" UNION ALL ".join(selects), all_params):
+                order_statistics[metrics[m]][int(rank)] = int(value)
+        newest = aggregates[7]
+        return GroupSummary(
+            sample_size=int(aggregates[0]),
+            order_statistics=order_statistics,
+            gate_passed=int(aggregates[1]),
+            succeeded=int(aggregates[2]),
+            actual_input_sum=int(aggregates[3]),
+            estimated_input_sum=int(aggregates[4]),
+            actual_output_sum=int(aggregates[5]),
+            estimated_output_sum=int(aggregates[6]),
+            newest_received_at=None if newest is None else datetime.fromisoformat(newest),
+        )
+
+
+class SQLiteStorage:
+    """:class:`Storage` on stdlib :mod:`sqlite3`: a database file (WAL mode), or in memory when ``path`` is ``None``.
+
+    :param path: the database file, created with its schema when missing; ``None`` (or ``":memory:"``) keeps
+        everything in memory, gone at :meth:`close`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self._in_memory = path is None or os.fspath(path) == ":memory:"
+        self._path = ":memory:" if self._in_memory else os.fspath(path)  # type: ignore[arg-type]
+        self._write_lock = threading.Lock()
+        self._pool_lock = threading.Lock()
+        self._idle_readers: list[sqlite3.Connection] = []
+        self._closed = False
+        self._writer = self._connect()
+        if not self._in_memory:
+            self._writer.execute("PRAGMA journal_mode = WAL")
+            self._writer.execute("PRAGMA synchronous = NORMAL")
+        self._writer.executescript(_SCHEMA)
+
+    @property
+    def path(self) -> str:
+        """The database file, or ``":memory:"``."""
+        return self._path
+
+    def _connect(self, *, read_only: bool = False) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT ourselves (the same on 3.10-3.13).
+        # check_same_thread=False: connections move between worker threads, always under a lock or the pool.
+        connection = sqlite3.connect(
+            self._path,
+            timeout=_BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        if read_only:
+            connection.execute("PRAGMA query_only = ON")
+        return connection
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the storage is closed")
+
+    # -- keys ---------------------------------------------------------------------------------------------------------
+
+    def add_key(self, key_sha256: str, instance_id: UUID, label: str | None = None) -> None:
+        created_at = _iso(datetime.now(timezone.utc))
+        with self._write_lock:
+            self._check_open()
+            self._writer.execute(
+                "INSERT INTO api_keys (key_sha256, instance_id, label, created_at) VALUES (?, ?, ?, ?)",
+                (key_sha256, str(instance_id), label, created_at),
+            )
+
+    def find_key(self, key_sha256: str) -> KeyRecord | None:
+        with self._read_connection() as connection:
+            row = connection.execute(
+                "SELECT key_sha256, instance_id, label, created_at FROM api_keys WHERE key_sha256 = ?",
+                (key_sha256,),
+            ).fetchone()
+        if row is None:
+            return None
+        return KeyRecord(
+            key_sha256=row[0],
+            instance_id=UUID(row[1]),
+            label=row[2],
+            created_at=datetime.fromisoformat(row[3]),
+        )
+
+    # -- events -------------------------------------------------------------------------------------------------------
+
+    def insert_events(
+        self, events: Sequence[TaskCompletionEvent], received_at: datetime
+    ) -> list[bool]:
+        received = _iso(received_at)
+        rows = [_row(event, received) for event in events]  # outside the lock: pure Python work
+        stored = []
+        with self._write_lock:
+            self._check_open()
+            cursor = self._writer.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                for row in rows:
+                    cursor.execute(_INSERT, row)
+                    stored.append(cursor.rowcount == 1)
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+        return stored
+
+    def count_events(self) -> int:
+        with self.reader() as reader:
+            return reader.count({})
+
+    def fetch_event(self, event_id: UUID) -> TaskCompletionEvent | None:
+        with self._read_connection() as connection:
+            row = connection.execute(
+                f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE event_id = ?",  # noqa: S608
+                (str(event_id),),
+            ).fetchone()
+        if row is None:
+            return None
+        fields = dict(zip(_EVENT_COLUMNS, row))
+        del fields["received_at"]
+        fields["quality_gate_passed"] = bool(fields["quality_gate_passed"])
+        fields["quality_gates_run"] = json.loads(fields["quality_gates_run"])
+        fields["quality_gates_failed"] = json.loads(fields["quality_gates_failed"])
+        return TaskCompletionEvent(**fields)
+
+    # -- reads --------------------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[StorageReader]:
+        with self._read_connection() as connection:
+            connection.execute("BEGIN")
+            try:
+                yield _SQLiteReader(connection)
+            finally:
+                connection.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read_connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection to read with: a pooled reader for a file, the one connection (under the lock) in memory."""
+        if self._in_memory:
+            with self._write_lock:
+                self._check_open()
+                yield self._writer
+            return
+        with self._pool_lock:
+            self._check_open()
+            connection = self._idle_readers.pop() if self._idle_readers else None
+        if connection is None:
+            connection = self._connect(read_only=True)
+        try:
+            yield connection
+        finally:
+            with self._pool_lock:
+                keep = not self._closed and len(self._idle_readers) < _READER_POOL_SIZE
+                if keep:
+                    self._idle_readers.append(connection)
+            if not keep:
+                connection.close()
+
+    def close(self) -> None:
+        """Close every connection (readers in use are closed when they are handed back). Idempotent."""
+        with self._write_lock, self._pool_lock:
+            if self._closed:
+                return
+            self._closed = True
+            readers, self._idle_readers = self._idle_readers, []
+            self._writer.close()
+        for connection in readers:
+            connection.close()
+
+    def __enter__(self) -> SQLiteStorage:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
