@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 
@@ -28,7 +29,9 @@ class Recorder:
             self.event_ids += [e["event_id"] for e in events]
             self.batch_sizes.append(len(events))
         results = [{"event_id": e["event_id"], "status": "accepted"} for e in events]
-        return httpx.Response(202, json={"accepted": len(events), "rejected": 0, "results": results})
+        return httpx.Response(
+            202, json={"accepted": len(events), "rejected": 0, "results": results}
+        )
 
 
 def make_client(recorder: Recorder, **overrides: Any) -> TelemetryClient:
@@ -135,13 +138,16 @@ def test_track_from_the_event_loop_thread_and_foreign_threads_together() -> None
 
     async def main() -> None:
         async with client:
-            foreign = threading.Thread(
-                target=lambda: [client.track(EventBuilder(INSTANCE_ID).build()) for _ in range(250)]
-            )
+
+            def track_from_a_foreign_thread() -> None:
+                for _ in range(250):
+                    client.track(EventBuilder(INSTANCE_ID).build())
+
+            foreign = threading.Thread(target=track_from_a_foreign_thread)
             foreign.start()
             for _ in range(250):
                 client.track(EventBuilder(INSTANCE_ID).build())
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
             await anyio.to_thread.run_sync(foreign.join)
 
     anyio.run(main)

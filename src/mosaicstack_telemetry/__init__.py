@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
+from ._queue import EventQueue
 from ._version import __version__
 from .batch import BatchEventRequest, BatchEventResponse, BatchEventResult
-from ._queue import EventQueue
 from .builder import EventBuilder
 from .client import TelemetryClient
 from .config import TelemetryConfig
@@ -25,7 +25,6 @@ from .enums import (
 )
 from .errors import TelemetryError, ValidationError
 from .events import TaskCompletionEvent
-from .stats import ClientStats, DropReason
 from .predictions import (
     CorrectionFactors,
     PredictionData,
@@ -35,6 +34,7 @@ from .predictions import (
     QualityPrediction,
     TokenDistribution,
 )
+from .stats import ClientStats, DropReason
 
 __all__ = [
     "BatchEventRequest",

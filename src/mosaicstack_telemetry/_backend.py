@@ -43,17 +43,17 @@ class LoopHandle:
         """Whether the calling code runs on this loop."""
         try:
             return anyio.lowlevel.current_token().native_token is self.native_token
-        except Exception:  # noqa: BLE001 - no loop, or another library's loop: not ours
+        except Exception:
             return False
 
     def spawn(self, async_fn: Callable[[], Awaitable[None]]) -> None:
         """Start ``async_fn()`` as a task of its own (not a child of the caller's task). It must not raise."""
         if self.library == "trio":
-            import trio
+            import trio  # noqa: PLC0415 - trio is optional; only trio users get here
 
             trio.lowlevel.spawn_system_task(async_fn, name="mosaicstack-telemetry core")
         else:
-            task = asyncio.get_running_loop().create_task(
+            task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
                 async_fn(),  # type: ignore[arg-type]
                 name="mosaicstack-telemetry core",
             )

@@ -15,28 +15,28 @@ from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSize
 
 
 def task_type(value: TaskType | str) -> TaskType:
-    return value if value.__class__ is TaskType else to_enum(TaskType, value)  # type: ignore[return-value]
+    return value if value.__class__ is TaskType else to_enum(TaskType, value)
 
 
 def complexity(value: Complexity | str) -> Complexity:
-    return value if value.__class__ is Complexity else to_enum(Complexity, value)  # type: ignore[return-value]
+    return value if value.__class__ is Complexity else to_enum(Complexity, value)
 
 
 def harness(value: Harness | str) -> Harness:
-    return value if value.__class__ is Harness else to_enum(Harness, value)  # type: ignore[return-value]
+    return value if value.__class__ is Harness else to_enum(Harness, value)
 
 
 def provider(value: Provider | str) -> Provider:
-    return value if value.__class__ is Provider else to_enum(Provider, value)  # type: ignore[return-value]
+    return value if value.__class__ is Provider else to_enum(Provider, value)
 
 
 def outcome(value: Outcome | str) -> Outcome:
-    return value if value.__class__ is Outcome else to_enum(Outcome, value)  # type: ignore[return-value]
+    return value if value.__class__ is Outcome else to_enum(Outcome, value)
 
 
 def repo_size(value: RepoSizeCategory | str | None) -> RepoSizeCategory | None:
     if value is None or value.__class__ is RepoSizeCategory:
-        return value  # type: ignore[return-value]
+        return value
     return to_enum(RepoSizeCategory, value)
 
 

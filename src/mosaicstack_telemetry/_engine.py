@@ -13,6 +13,7 @@ one loop thread, so the counters and flags below need no locks; only :class:`Wak
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -70,10 +71,9 @@ class Waker:
         if self.pending:
             return
         self.pending = True
-        try:
+        # If the loop is gone, the events stay queued for the next start (or the exit flush).
+        with contextlib.suppress(anyio.RunFinishedError):
             self._loop.call_soon(self._on_wake)
-        except anyio.RunFinishedError:
-            pass  # the loop is gone; the events stay queued for the next start (or the exit flush)
 
 
 class _Attempt:
@@ -114,18 +114,24 @@ class Engine:
         self._queue = queue
         self._acc = accounting
         self._transport = transport
-        self.network = PinningBackend()  # used when no transport is injected: keeps the exit flush DNS-free
+        self.network = (
+            PinningBackend()
+        )  # used when no transport is injected: keeps the exit flush DNS-free
         self._url = f"{config.server_url}{EVENTS_PATH}"
         self.waker = Waker(loop, self._on_wake)
         self._wakeup = anyio.Event()
         self._hurry = anyio.Event()  # set by stop and flush: cuts backoff pauses short
         self._stopping = False
         self._flush_requests: list[anyio.Event] = []
-        self._unsettled: list[Batch] = []  # drained, not yet settled (sent, rejected, dropped or put back)
+        self._unsettled: list[
+            Batch
+        ] = []  # drained, not yet settled (sent, rejected, dropped or put back)
         self._idle = anyio.Event()
         self._idle.set()
         self._failed_cycles = 0
-        self._retry_number = 0  # persists across cycles: a long outage climbs to the cap; reset on success
+        self._retry_number = (
+            0  # persists across cycles: a long outage climbs to the cap; reset on success
+        )
         self._resume_at = -math.inf  # no send before this (backoff between cycles, Retry-After)
         self._cancel_scope: anyio.CancelScope | None = None
         self._http: httpx.AsyncClient | None = None
@@ -234,7 +240,9 @@ class Engine:
                 elif interval_due is None:
                     interval_due = now + interval
                 if now < self._resume_at:
-                    wake_at = self._resume_at  # backing off: neither the interval nor a full batch sends
+                    wake_at = (
+                        self._resume_at
+                    )  # backing off: neither the interval nor a full batch sends
                 elif interval_due is not None and now >= interval_due:
                     await self._dispatch(send, everything=True)
                     interval_due = None
@@ -334,8 +342,10 @@ class Engine:
             with anyio.fail_after(timeout):
                 response = await self._http.post(self._url, content=body)
         except TimeoutError:
-            return _Attempt(error=TelemetryError(f"request timed out after {timeout}s"), retryable=True)
-        except Exception as error:  # noqa: BLE001 - httpx errors, and whatever a transport raises (OSError…)
+            return _Attempt(
+                error=TelemetryError(f"request timed out after {timeout}s"), retryable=True
+            )
+        except Exception as error:
             message = f"request failed: {type(error).__name__}: {error}"
             return _Attempt(error=TelemetryError(message), retryable=True)
         return self._classify(batch, response)

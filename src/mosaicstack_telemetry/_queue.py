@@ -34,8 +34,8 @@ class _Counter:
     @property
     def value(self) -> int:
         """The number of increments so far (``count.__reduce__`` exposes the next value without consuming it)."""
-        next_value: int = self._count.__reduce__()[1][0]  # type: ignore[index]
-        return next_value - 1
+        next_value = self._count.__reduce__()[1][0]
+        return int(next_value) - 1
 
 
 class EventQueue:

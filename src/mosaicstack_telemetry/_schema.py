@@ -70,7 +70,7 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
-class _Bad(Exception):
+class _BadValueError(Exception):
     """Raised by a rule's slow path: what is wrong with the value.
 
     ``nested`` holds the lines of a nested model's own ``ValidationError``, each relative to the field (``[3].x=…``),
@@ -100,13 +100,13 @@ class Rule:
         raise NotImplementedError
 
     def convert(self, value: Any) -> Any:
-        """Return the value in its documented type, or raise :class:`_Bad` saying what is wrong with it."""
+        """Return the value in its documented type, or raise :class:`_BadValueError` saying what is wrong with it."""
         raise NotImplementedError
 
     def check(self, value: Any) -> Any:
         """The slow path: a missing value, ``None`` for optional fields, then :meth:`convert`."""
         if value is MISSING:
-            raise _Bad("is required")
+            raise _BadValueError("is required")
         if value is None and self.optional:
             return None
         return self.convert(value)
@@ -131,9 +131,9 @@ class IntRange(Rule):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
-            raise _Bad("is not an integer")
+            raise _BadValueError("is not an integer")
         if not self.low <= value <= self.high:
-            raise _Bad(f"is outside {self.low}..{self.high}")
+            raise _BadValueError(f"is outside {self.low}..{self.high}")
         return int(value)
 
 
@@ -152,14 +152,14 @@ class FloatRange(Rule):
 
     def convert(self, value: Any) -> float:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise _Bad("is not a number")
+            raise _BadValueError("is not a number")
         number = float(value)
         if math.isnan(number) or math.isinf(number):
-            raise _Bad("is not a finite number")
+            raise _BadValueError("is not a finite number")
         low = -math.inf if self.low is None else self.low
         high = math.inf if self.high is None else self.high
         if not low <= number <= high:
-            raise _Bad(f"is outside {self.low}..{self.high}")
+            raise _BadValueError(f"is outside {self.low}..{self.high}")
         return number
 
 
@@ -177,12 +177,12 @@ class Text(Rule):
 
     def convert(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise _Bad("is not a string")
+            raise _BadValueError("is not a string")
         if len(value) < self.min_length or (
             self.max_length is not None and len(value) > self.max_length
         ):
             high = "" if self.max_length is None else self.max_length
-            raise _Bad(f"must be {self.min_length}..{high} characters long")
+            raise _BadValueError(f"must be {self.min_length}..{high} characters long")
         return str(value)
 
 
@@ -196,7 +196,7 @@ class Bool(Rule):
         return f"{var}.__class__ is bool"
 
     def convert(self, value: Any) -> bool:
-        raise _Bad("is not a bool")
+        raise _BadValueError("is not a bool")
 
 
 @attrs.frozen
@@ -212,7 +212,7 @@ class EnumOf(Rule, Generic[_E]):
     def convert(self, value: Any) -> _E:
         converted = to_enum(self.enum, value)
         if not isinstance(converted, self.enum):
-            raise _Bad(f"is not one of {', '.join(repr(m.value) for m in self.enum)}")
+            raise _BadValueError(f"is not one of {', '.join(repr(m.value) for m in self.enum)}")
         return converted
 
 
@@ -228,14 +228,14 @@ class EnumList(Rule, Generic[_E]):
 
     def convert(self, value: Any) -> list[_E]:
         if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-            raise _Bad("is not a list")
+            raise _BadValueError("is not a list")
         item = EnumOf(self.enum)
         converted = []
         for index, element in enumerate(value):
             try:
                 converted.append(item.convert(element))
-            except _Bad as bad:
-                raise _Bad(f"has [{index}]={element!r}, which {bad}") from None
+            except _BadValueError as bad:
+                raise _BadValueError(f"has [{index}]={element!r}, which {bad}") from None
         return converted
 
 
@@ -251,7 +251,7 @@ class IsUUID(Rule):
     def convert(self, value: Any) -> UUID:
         converted = to_uuid(value)
         if not isinstance(converted, UUID):
-            raise _Bad("is not a valid UUID")
+            raise _BadValueError("is not a valid UUID")
         return converted
 
 
@@ -267,7 +267,7 @@ class DateTime(Rule):
     def convert(self, value: Any) -> datetime:
         converted = to_datetime(value)
         if not isinstance(converted, datetime):
-            raise _Bad("is not an ISO 8601 date-time")
+            raise _BadValueError("is not an ISO 8601 date-time")
         return converted
 
 
@@ -283,15 +283,15 @@ class MappingOf(Rule):
 
     def convert(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, Mapping):
-            raise _Bad("is not a mapping")
+            raise _BadValueError("is not a mapping")
         converted = {}
         for key, element in value.items():
             if not isinstance(key, str):
-                raise _Bad(f"has a key {key!r} that is not a string")
+                raise _BadValueError(f"has a key {key!r} that is not a string")
             try:
                 converted[key] = self.values.check(element)
-            except _Bad as bad:
-                raise _Bad(f"has [{key!r}]={element!r}, which {bad}") from None
+            except _BadValueError as bad:
+                raise _BadValueError(f"has [{key!r}]={element!r}, which {bad}") from None
         return converted
 
 
@@ -312,8 +312,8 @@ class Nested(Rule):
             try:
                 return self.model.model_validate(value)
             except ValidationError as error:
-                raise _Bad(nested=tuple(f".{line}" for line in error.errors)) from None
-        raise _Bad(f"is not a {self.model.__name__} (nor a mapping)")
+                raise _BadValueError(nested=tuple(f".{line}" for line in error.errors)) from None
+        raise _BadValueError(f"is not a {self.model.__name__} (nor a mapping)")
 
 
 @attrs.frozen
@@ -334,21 +334,21 @@ class ListOf(Rule):
 
     def convert(self, value: Any) -> list[Any]:
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-            raise _Bad("is not a list")
+            raise _BadValueError("is not a list")
         items = list(value)
         if len(items) < self.min_items or (
             self.max_items is not None and len(items) > self.max_items
         ):
             high = "" if self.max_items is None else self.max_items
-            raise _Bad(f"has {len(items)} items, expected {self.min_items}..{high}")
+            raise _BadValueError(f"has {len(items)} items, expected {self.min_items}..{high}")
         converted, nested = [], []
         for index, element in enumerate(items):
             try:
                 converted.append(self.item.convert(element))
-            except _Bad as bad:
+            except _BadValueError as bad:
                 nested += bad.lines(f"[{index}]", element)
         if nested:
-            raise _Bad(nested=tuple(nested))
+            raise _BadValueError(nested=tuple(nested))
         return converted
 
 
@@ -366,7 +366,7 @@ _UUID_CACHE_LIMIT = 256
 def to_uuid(value: str | UUID) -> UUID:
     """``str`` → :class:`~uuid.UUID`; a string seen before is a dict hit (every event repeats its ``instance_id``)."""
     if value.__class__ is UUID:
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, str):
         cached = _UUID_CACHE.get(value)
         if cached is not None:
@@ -385,7 +385,7 @@ def to_uuid(value: str | UUID) -> UUID:
 def to_enum(enum: type[_E], value: _E | str) -> _E:
     """A member of ``enum`` from itself or its value; anything else unchanged."""
     if value.__class__ is enum:
-        return value  # type: ignore[return-value]
+        return value
     try:
         return enum(value)
     except (ValueError, TypeError):
@@ -395,7 +395,7 @@ def to_enum(enum: type[_E], value: _E | str) -> _E:
 def to_enum_list(enum: type[_E], values: Iterable[_E | str]) -> list[_E]:
     """A list of ``enum`` members; input that is not a list of members or values comes back unchanged."""
     if values.__class__ is list and all(v.__class__ is enum for v in values):
-        return values  # type: ignore[return-value]
+        return values
     if values.__class__ is tuple and all(v.__class__ is enum for v in values):
         return list(values)  # EventBuilder keeps tuples, so a reused builder never shares a list
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
@@ -409,10 +409,10 @@ UTC = timezone.utc
 _ZULU = re.compile(r"[zZ]$")
 
 
-def to_datetime(value: datetime | str) -> datetime:
+def to_datetime(value: object) -> datetime:
     """An aware UTC datetime: naive is taken as UTC, other offsets are converted, ISO 8601 strings parsed."""
-    if value.__class__ is datetime and value.tzinfo is UTC:  # type: ignore[union-attr]
-        return value  # type: ignore[return-value]
+    if value.__class__ is datetime and value.tzinfo is UTC:
+        return value
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(_ZULU.sub("+00:00", value))  # 3.10 does not read "Z"
@@ -422,7 +422,7 @@ def to_datetime(value: datetime | str) -> datetime:
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-    return value
+    return value  # type: ignore[return-value]  # unchanged: the validator reports it
 
 
 # -- the generated validator -----------------------------------------------------------------------------------------
@@ -435,7 +435,7 @@ def _compile_validator(cls: type[Any]) -> Callable[[Any], None]:
         "UUID": UUID,
         "datetime": datetime,
         "UTC": UTC,
-        "_Bad": _Bad,
+        "_BadValueError": _BadValueError,
         "ValidationError": ValidationError,
     }
     # object.__setattr__ sets a slot on mutable and frozen classes alike (PredictionQuery is frozen: a cache key).
@@ -453,7 +453,7 @@ def _compile_validator(cls: type[Any]) -> Callable[[Any], None]:
             f"    if not ({field_rule.test('v', ref)}):",
             "        try:",
             f"            _setattr(self, {name!r}, {ref}.check(v))",
-            "        except _Bad as bad:",
+            "        except _BadValueError as bad:",
             "            errors = errors or []",
             f"            errors += bad.lines({name!r}, v)",
         ]
@@ -470,5 +470,5 @@ def _compile_validator(cls: type[Any]) -> Callable[[Any], None]:
 
 def schema(cls: type[_M]) -> type[_M]:
     """Class decorator (above ``@attrs.define``): install the generated validator ``__attrs_post_init__`` calls."""
-    cls._validate = _compile_validator(cls)  # type: ignore[method-assign]
+    cls._validate = _compile_validator(cls)
     return cls

@@ -50,7 +50,7 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
         self,
         host: str,
         port: int,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
@@ -62,11 +62,16 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
         return stream
 
     async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - the client never uses unix sockets
         return await self._inner.connect_unix_socket(path, timeout, socket_options)
 
-    async def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore calls it only for retries
+    async def sleep(
+        self, seconds: float
+    ) -> None:  # pragma: no cover - httpcore calls it only for retries
         await self._inner.sleep(seconds)
 
 
@@ -75,7 +80,9 @@ class ExitSafeTransport(httpx.AsyncHTTPTransport):
 
     def __init__(self, backend: PinningBackend) -> None:
         super().__init__()
-        limits = httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0)
+        limits = httpx.Limits(
+            max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0
+        )
         # httpx offers no network_backend parameter; the pool it built is replaced by an identical one that has it.
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),

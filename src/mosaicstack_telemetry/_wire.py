@@ -25,6 +25,7 @@ import typing
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
+from types import ModuleType
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -35,10 +36,14 @@ from cattrs.fns import identity
 from ._schema import MISSING
 from .errors import ValidationError
 
-try:  # the `fast` extra
-    import orjson
-except ImportError:  # pragma: no cover - exercised by the sessions without the extra
+#: orjson when the `fast` extra is installed (tests and benchmarks set it to None to take the stdlib path).
+orjson: ModuleType | None
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the test sessions install the extra
     orjson = None
+else:
+    orjson = _orjson
 
 __all__ = ["dumps", "json_converter", "loads", "native_converter", "parse", "structure"]
 
@@ -55,7 +60,11 @@ _NATIVE_LEAVES = frozenset({str, int, float, bool, UUID, datetime})
 def _optional_of(tp: Any) -> Any:
     """``X`` for ``X | None``, else ``None``."""
     args = typing.get_args(tp)
-    if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+    if (
+        typing.get_origin(tp) in (typing.Union, types.UnionType)
+        and len(args) == 2
+        and type(None) in args
+    ):
         return args[0] if args[1] is type(None) else args[1]
     return None
 
@@ -131,19 +140,22 @@ def dumps(obj: Any) -> bytes:
     """Encode a model, or lists/dicts of models, as compact UTF-8 JSON (orjson when the ``fast`` extra is present)."""
     data = native_converter.unstructure(obj)
     if orjson is not None:
-        return orjson.dumps(data)
+        encoded: bytes = orjson.dumps(data)
+        return encoded
     # str enums are str subclasses: json writes their value without any hook; UUIDs and datetimes go to `default`.
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_stdlib_default).encode()
+    return json.dumps(
+        data, separators=(",", ":"), ensure_ascii=False, default=_stdlib_default
+    ).encode()
 
 
-def loads(data: bytes | bytearray | memoryview | str) -> Any:
+def loads(data: bytes | bytearray | str) -> Any:
     """Decode JSON text (orjson when present); raises :class:`ValueError` for malformed input."""
     if orjson is not None:
         return orjson.loads(data)
     return json.loads(data)
 
 
-def parse(data: bytes | bytearray | memoryview | str, cls: type[_T]) -> _T:
+def parse(data: bytes | bytearray | str, cls: type[_T]) -> _T:
     """Decode JSON text into ``cls``; malformed JSON or a bad shape raises :class:`ValidationError`."""
     try:
         decoded = loads(data)

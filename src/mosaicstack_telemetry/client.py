@@ -19,7 +19,7 @@ import time
 import weakref
 from collections.abc import Callable
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import anyio.from_thread
@@ -108,8 +108,8 @@ class TelemetryClient:
             if self._drop_reason is not None:
                 self._drop(self._drop_reason)
                 return
-            if not isinstance(event, TaskCompletionEvent):
-                self._drop(DropReason.INVALID_EVENT, f"got {type(event).__name__}")
+            if not isinstance(event, TaskCompletionEvent):  # typed callers cannot, untyped ones do
+                self._drop(DropReason.INVALID_EVENT, f"got {type(event).__name__}")  # type: ignore[unreachable]
                 return
             queue = self._queue
             queue.put(event)
@@ -267,7 +267,9 @@ class TelemetryClient:
             ready.wait()
             if failure:
                 thread.join()
-                raise RuntimeError("mosaicstack-telemetry: could not start the client's thread") from failure[0]
+                raise RuntimeError(
+                    "mosaicstack-telemetry: could not start the client's thread"
+                ) from failure[0]
             self._thread = thread
 
     def _run_thread(self, ready: threading.Event, failure: list[BaseException]) -> None:
@@ -280,7 +282,7 @@ class TelemetryClient:
 
         try:
             anyio.run(main, backend=self._sync_backend)
-        except BaseException as error:  # noqa: BLE001 - reported to start() through `failure`
+        except BaseException as error:
             failure.append(error)
         finally:
             ready.set()
@@ -381,8 +383,8 @@ def _usable(config: TelemetryConfig) -> TelemetryConfig:
     ``validate()`` problems were already logged; as in the original SDK the client runs anyway, so a
     ``batch_size=0`` or a negative interval must not wedge it.
     """
-    defaults = TelemetryConfig.__dataclass_fields__
-    usable = {}
+    defaults = {field.name: field.default for field in dataclasses.fields(TelemetryConfig)}
+    usable: dict[str, Any] = {}
     for name, low, high in (
         ("submit_interval_seconds", 0.0, math.inf),
         ("request_timeout_seconds", 0.0, math.inf),
@@ -394,8 +396,8 @@ def _usable(config: TelemetryConfig) -> TelemetryConfig:
     ):
         value = getattr(config, name)
         number_ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if isinstance(defaults[name].default, int):
+        if isinstance(defaults[name], int):
             number_ok = number_ok and isinstance(value, int)
         if not number_ok or not low <= value <= high or (low == 0.0 and value == 0.0):
-            usable[name] = defaults[name].default
+            usable[name] = defaults[name]
     return dataclasses.replace(config, **usable) if usable else config

@@ -76,8 +76,9 @@ class TelemetryConfig:
             self.api_key = os.environ.get(ENV_API_KEY, "")
         if not self.instance_id:
             self.instance_id = os.environ.get(ENV_INSTANCE_ID, "")
-        if isinstance(self.instance_id, UUID):
-            self.instance_id = str(self.instance_id)
+        instance_id: object = self.instance_id
+        if isinstance(instance_id, UUID):  # a UUID object is accepted as well as its string
+            self.instance_id = str(instance_id)
         if isinstance(self.server_url, str):
             self.server_url = self.server_url.rstrip("/")
 
@@ -110,8 +111,9 @@ class TelemetryConfig:
             errors.append(f"batch_size={self.batch_size!r} must be between 1 and {MAX_BATCH_SIZE}")
         if not _is_int(self.max_retries) or self.max_retries < 0:
             errors.append(f"max_retries={self.max_retries!r} must be a non-negative integer")
-        if self.on_error is not None and not callable(self.on_error):
-            errors.append(f"on_error={self.on_error!r} must be callable or None")
+        on_error: object = self.on_error
+        if on_error is not None and not callable(on_error):
+            errors.append(f"on_error={on_error!r} must be callable or None")
         return errors
 
 

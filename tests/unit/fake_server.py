@@ -34,7 +34,9 @@ def config(**overrides: Any) -> TelemetryConfig:
 class FakeServer:
     """Answers ``POST /v1/events/batch`` from a script of replies, then with 202 and per-event ``accepted``."""
 
-    def __init__(self, *replies: Reply, verdict: Callable[[dict[str, Any]], str | None] | None = None) -> None:
+    def __init__(
+        self, *replies: Reply, verdict: Callable[[dict[str, Any]], str | None] | None = None
+    ) -> None:
         self.script: deque[Reply] = deque(replies)
         self.verdict = verdict  # event dict -> None (accept) or a rejection reason
         self.requests: list[httpx.Request] = []
@@ -66,7 +68,9 @@ class FakeServer:
                 self.delivered.append(event)
                 results.append({"event_id": event["event_id"], "status": "accepted", "error": None})
             else:
-                results.append({"event_id": event["event_id"], "status": "rejected", "error": reason})
+                results.append(
+                    {"event_id": event["event_id"], "status": "rejected", "error": reason}
+                )
         accepted = sum(r["status"] == "accepted" for r in results)
         body = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
         return httpx.Response(reply, json=body)

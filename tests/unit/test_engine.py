@@ -132,8 +132,12 @@ async def test_retry_after_is_honoured_as_a_minimum(retry_after: str) -> None:
         from datetime import datetime, timedelta, timezone
         from email.utils import format_datetime
 
-        retry_after = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=31), usegmt=True)
-    limited = httpx.Response(429, headers={"Retry-After": retry_after}, json={"detail": "slow down"})
+        retry_after = format_datetime(
+            datetime.now(timezone.utc) + timedelta(seconds=31), usegmt=True
+        )
+    limited = httpx.Response(
+        429, headers={"Retry-After": retry_after}, json={"detail": "slow down"}
+    )
     server = FakeServer(limited, 202)
     async with client_for(server) as client:
         client.track(event())
@@ -180,7 +184,7 @@ async def test_a_long_outage_backs_off_to_the_cap_without_a_request_storm() -> N
         for _ in range(10):
             client.track(event())
         await anyio.sleep(3600)
-        gaps = [b - a for a, b in zip(server.request_times, server.request_times[1:])]
+        gaps = [b - a for a, b in zip(server.request_times, server.request_times[1:], strict=False)]
         assert len(server.requests) < 3600 / MAXIMUM + 20
         assert max(gaps) <= MAXIMUM + 1.5
         assert gaps[-1] >= MAXIMUM - 0.01
@@ -218,7 +222,9 @@ async def test_partial_rejection_and_duplicates_are_counted_apart() -> None:
     assert_balanced(client)
 
 
-async def test_a_malformed_success_body_counts_the_batch_as_sent(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_malformed_success_body_counts_the_batch_as_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """A 2xx whose body is not a BatchEventResponse: the server took the batch; logged, counted sent."""
     server = FakeServer(httpx.Response(202, content=b"<html>oops"))
     async with client_for(server) as client:
@@ -250,7 +256,10 @@ async def test_dry_run_sends_nothing_and_logs_each_batch(caplog: pytest.LogCaptu
         for _ in range(3):
             client.track(event())
     assert [] == server.requests
-    assert "[DRY RUN] Would submit batch of 3 events to http://telemetry.test/v1/events/batch" in caplog.text
+    assert (
+        "[DRY RUN] Would submit batch of 3 events to http://telemetry.test/v1/events/batch"
+        in caplog.text
+    )
     assert 3 == client.stats.sent
 
 
@@ -264,7 +273,9 @@ async def test_disabled_client_drops_and_starts_nothing() -> None:
     assert {DropReason.DISABLED: 1} == dict(client.stats.dropped)
 
 
-async def test_an_unusable_server_url_drops_as_invalid_config(caplog: pytest.LogCaptureFixture) -> None:
+async def test_an_unusable_server_url_drops_as_invalid_config(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """server_url without http(s): every event is dropped with reason invalid_config, warned about once."""
     server = FakeServer()
     async with client_for(server, server_url="ftp://nowhere") as client:
@@ -288,7 +299,7 @@ async def test_the_users_exception_comes_out_as_itself() -> None:
     """An error raised inside `async with client` reaches the caller unwrapped, and queued events are flushed."""
     server = FakeServer()
     client = client_for(server)
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError):  # noqa: PT012 - the error must come from inside the block
         async with client:
             client.track(event())
             raise KeyError("the user's own bug")
