@@ -26,8 +26,8 @@ from mosaicstack_telemetry import (
     QualityGate,
     TaskCompletionEvent,
     TaskType,
+    _wire,
 )
-from mosaicstack_telemetry import _wire
 
 INSTANCE_ID = "12345678-1234-1234-1234-123456789abc"
 FIELDS: dict[str, Any] = {
@@ -105,8 +105,16 @@ def main() -> None:
         "Build + validate one event",
         [
             ("pydantic model_validate (baseline)", us(pydantic_build), "1.00×"),
-            ("ours: TaskCompletionEvent(**fields)", us(ctor_build), ratio(ctor_build, pydantic_build, 1.0)),
-            ("ours: EventBuilder chain + build()", us(builder_build), ratio(builder_build, pydantic_build, 1.0)),
+            (
+                "ours: TaskCompletionEvent(**fields)",
+                us(ctor_build),
+                ratio(ctor_build, pydantic_build, 1.0),
+            ),
+            (
+                "ours: EventBuilder chain + build()",
+                us(builder_build),
+                ratio(builder_build, pydantic_build, 1.0),
+            ),
         ],
     )
 
@@ -133,7 +141,9 @@ def main() -> None:
     ]
     if fast_available:
         ours_fast = median_seconds(lambda: _wire.dumps(ours), number=300)
-        rows.append(("ours, orjson (fast extra)", us(ours_fast), ratio(ours_fast, rust_baseline, 1.0)))
+        rows.append(
+            ("ours, orjson (fast extra)", us(ours_fast), ratio(ours_fast, rust_baseline, 1.0))
+        )
     else:
         rows.append(("ours, orjson (fast extra)", "not installed", "-"))
     print_table("Serialize a 100-event batch to JSON bytes", rows)

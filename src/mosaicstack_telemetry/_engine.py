@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .config import TelemetryConfig
     from .events import TaskCompletionEvent
 
-__all__ = ["Engine", "Waker"]
+__all__ = ["IDLE_WAKER", "Engine", "Waker"]
 
 logger = logging.getLogger("mosaicstack_telemetry")
 
@@ -47,6 +47,10 @@ Batch = list["TaskCompletionEvent"]
 #: Batches that may wait between the batcher and the submitter; a full stream holds the batcher back, so a slow
 #: server makes events wait in the (bounded) queue rather than pile up in memory.
 MAX_BATCHES_WAITING = 1
+
+#: Requests in flight at once. Two let one batch be serialized and parsed while the other is on the wire; more
+#: buy nothing under the GIL and multiply the load a struggling server sees.
+SUBMITTERS = 2
 
 #: HTTP statuses retried besides 5xx: the request timed out at the server, or it asks us to slow down.
 _RETRIED_STATUSES = frozenset({408, 429})
@@ -74,6 +78,19 @@ class Waker:
         # If the loop is gone, the events stay queued for the next start (or the exit flush).
         with contextlib.suppress(anyio.RunFinishedError):
             self._loop.call_soon(self._on_wake)
+
+
+class _IdleWaker(Waker):
+    """The waker of a stopped client: always "pending", so ``track()`` never tries to wake anything."""
+
+    def __init__(self) -> None:
+        self.pending = True
+
+    def wake(self) -> None:
+        pass
+
+
+IDLE_WAKER: Waker = _IdleWaker()
 
 
 class _Attempt:
@@ -149,7 +166,9 @@ class Engine:
                     send, receive = anyio.create_memory_object_stream[Batch](MAX_BATCHES_WAITING)
                     async with anyio.create_task_group() as tasks:
                         tasks.start_soon(self._batcher, send)
-                        tasks.start_soon(self._submitter, receive)
+                        async with receive:
+                            for _ in range(SUBMITTERS):
+                                tasks.start_soon(self._submitter, receive.clone())
                         if self._transport is None:
                             tasks.start_soon(self._resolve_server)
                         started.set()
@@ -162,7 +181,8 @@ class Engine:
 
     def _open_http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            transport=self._transport or ExitSafeTransport(self.network),
+            transport=self._transport
+            or ExitSafeTransport(self.network, https=self._url.startswith("https:")),
             headers=auth_headers(self.config.api_key, self.config.user_agent),
             timeout=httpx.Timeout(self.config.request_timeout_seconds),
             follow_redirects=False,
@@ -247,7 +267,7 @@ class Engine:
                     await self._dispatch(send, everything=True)
                     interval_due = None
                     continue
-                elif queue.waiting >= self.config.batch_size:
+                elif queue.waiting >= min(self.config.batch_size, queue.max_size):
                     await self._dispatch(send, everything=False)
                     continue
                 else:
@@ -264,7 +284,7 @@ class Engine:
             if everything:
                 if self._queue.is_empty:
                     return
-            elif self._queue.waiting < batch_size:
+            elif self._queue.waiting < min(batch_size, self._queue.max_size):
                 return
             batch = self._queue.drain(batch_size)
             self._unsettled.append(batch)

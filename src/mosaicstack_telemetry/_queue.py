@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .events import TaskCompletionEvent
 
@@ -59,6 +59,16 @@ class EventQueue:
         """Add an event; if the queue is full, the oldest waiting event is evicted. Never blocks."""
         self._waiting.append(event)
         self._appended.increment()
+
+    def producer_calls(
+        self,
+    ) -> tuple[Callable[[TaskCompletionEvent], None], Callable[[], int], Callable[[], int]]:
+        """``put``'s two steps and the waiting length as bound C methods, for a caller on a hot path.
+
+        ``append(event); count()`` is exactly :meth:`put` without the Python-level call (``TelemetryClient.track``
+        makes them directly); ``waiting()`` is :attr:`waiting`.
+        """
+        return self._waiting.append, self._appended.increment, self._waiting.__len__
 
     def drain(self, max_items: int) -> list[TaskCompletionEvent]:
         """Remove and return up to ``max_items`` events, oldest (and put-back) first."""

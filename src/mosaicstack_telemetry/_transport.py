@@ -11,7 +11,9 @@ address changes is followed as usual.
 
 from __future__ import annotations
 
+import functools
 import socket
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,17 +77,26 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class ExitSafeTransport(httpx.AsyncHTTPTransport):
-    """``httpx.AsyncHTTPTransport`` with default settings whose connection pool uses a :class:`PinningBackend`."""
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context, built once per process: loading the CA bundle takes ~35 ms."""
+    return httpx.create_ssl_context()
 
-    def __init__(self, backend: PinningBackend) -> None:
-        super().__init__()
+
+class ExitSafeTransport(httpx.AsyncHTTPTransport):
+    """``httpx.AsyncHTTPTransport`` with default settings whose connection pool uses a :class:`PinningBackend`.
+
+    httpx offers no ``network_backend`` parameter, so this builds the pool ``AsyncHTTPTransport.__init__`` would
+    (same defaults) with one. It does not call that ``__init__``: it would build a pool to be thrown away, loading
+    the CA bundle on every client start. A plain-HTTP server gets no TLS context at all.
+    """
+
+    def __init__(self, backend: PinningBackend, *, https: bool = True) -> None:
         limits = httpx.Limits(
             max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0
         )
-        # httpx offers no network_backend parameter; the pool it built is replaced by an identical one that has it.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_ssl_context() if https else None,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

@@ -26,7 +26,7 @@ import anyio.from_thread
 import httpx
 
 from ._backend import current_loop
-from ._engine import Engine, Waker
+from ._engine import IDLE_WAKER, Engine, Waker
 from ._queue import EventQueue
 from .batch import MAX_BATCH_SIZE
 from .builder import EventBuilder
@@ -71,12 +71,16 @@ class TelemetryClient:
         self._drop_reason = self._refusal_reason()
         self._settings = _usable(config)
         self._queue = EventQueue(max_size=self._settings.max_queue_size)
+        self._append, self._count_append, self._waiting = self._queue.producer_calls()
+        self._accepted: type = TaskCompletionEvent if self._drop_reason is None else _Refused
+        self._max_size = self._queue.max_size
         self._accounting = Accounting(self._queue)
-        self._batch_size = self._settings.batch_size
+        # A batch is "full" at batch_size events, or when the queue itself is full (max_queue_size < batch_size).
+        self._full_batch = min(self._settings.batch_size, self._settings.max_queue_size)
         self._overflow_log = _OverflowLog(self._queue, clock)
         self._logged_once: set[str] = set()
         self._engine: Engine | None = None
-        self._waker: Waker | None = None
+        self._waker: Waker = IDLE_WAKER  # while stopped: nothing to wake
         self._lifecycle = threading.Lock()  # start()/stop() from several threads
         self._thread: threading.Thread | None = None
         self._portal: anyio.from_thread.BlockingPortal | None = None
@@ -104,25 +108,35 @@ class TelemetryClient:
         If telemetry is disabled or unusable, or ``event`` is not a ``TaskCompletionEvent``, the event is dropped
         (counted in :attr:`stats` by reason, logged once). If the queue is full, the oldest event is evicted.
         """
+        # The hot path: one class test, then EventQueue.put's two C calls made directly (no Python-level call),
+        # and the queue length that decides whether to wake the core (design.md: once per batch, not per event).
         try:
-            if self._drop_reason is not None:
-                self._drop(self._drop_reason)
-                return
-            if not isinstance(event, TaskCompletionEvent):  # typed callers cannot, untyped ones do
-                self._drop(DropReason.INVALID_EVENT, f"got {type(event).__name__}")  # type: ignore[unreachable]
-                return
-            queue = self._queue
-            queue.put(event)
-            waiting = queue.waiting
-            if waiting == 1 or waiting >= self._batch_size:
-                waker = self._waker
-                if waker is not None:
-                    waker.wake()
-                if waiting >= queue.max_size:
-                    self._overflow_log.maybe_log()
+            if event.__class__ is self._accepted:
+                self._append(event)
+                self._count_append()
+                waiting = self._waiting()
+                if waiting == 1 or waiting >= self._full_batch:  # a full queue is a full batch too
+                    if not self._waker.pending:
+                        self._waker.wake()
+                    if waiting >= self._max_size:
+                        self._overflow_log.maybe_log()
+            else:
+                self._track_slowly(event)
         except Exception:  # track() must never raise into the caller
             self._drop(DropReason.INTERNAL_ERROR)
             logger.exception("mosaicstack-telemetry: track() failed; event dropped")
+
+    def _track_slowly(self, event: object) -> None:
+        """The rare cases: refused (disabled, unusable config), not an event, or a subclass of one."""
+        if self._drop_reason is not None:
+            self._drop(self._drop_reason)
+        elif isinstance(event, TaskCompletionEvent):
+            self._queue.put(event)
+            waiting = self._waiting()
+            if waiting == 1 or waiting >= self._full_batch:
+                self._waker.wake()
+        else:
+            self._drop(DropReason.INVALID_EVENT, f"got {type(event).__name__}")
 
     def _drop(self, reason: str, detail: str = "") -> None:
         self._accounting.drop_from_track(reason)
@@ -201,7 +215,7 @@ class TelemetryClient:
             self._drop_queued(DropReason.CANCELLED)
 
     async def _stop_engine(self, engine: Engine, deadline: float) -> None:
-        self._waker = None
+        self._waker = IDLE_WAKER
         self._engine = None
         in_time = await engine.stop(deadline)
         left = self._queue.size
@@ -347,6 +361,10 @@ def _flush_at_exit(client_ref: weakref.ref[TelemetryClient]) -> None:
             client._flush_at_exit()
         except Exception:
             logger.exception("mosaicstack-telemetry: flush at exit failed")
+
+
+class _Refused:
+    """No event is of this class: while refusing, ``track()``'s one-test hot path always falls to the slow path."""
 
 
 class _OverflowLog:

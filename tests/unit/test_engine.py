@@ -398,3 +398,27 @@ async def test_event_builder_is_preset_with_the_instance_id() -> None:
     """client.event_builder() carries config.instance_id."""
     client = client_for(FakeServer())
     assert INSTANCE_ID == str(client.event_builder().build().instance_id)
+
+
+async def test_a_full_queue_smaller_than_a_batch_is_sent_at_once() -> None:
+    """max_queue_size=5 < batch_size=100: five events are a full batch, sent without waiting for the interval."""
+    server = FakeServer()
+    async with client_for(server, max_queue_size=5, submit_interval_seconds=300) as client:
+        for _ in range(5):
+            client.track(event())
+        await anyio.sleep(1)
+        assert [5] == server.batch_sizes
+    assert_balanced(client)
+
+
+async def test_a_subclass_of_the_event_is_accepted() -> None:
+    """track() takes a TaskCompletionEvent subclass too (the slow path), and sends it."""
+
+    class MyEvent(TaskCompletionEvent):
+        pass
+
+    server = FakeServer()
+    async with client_for(server) as client:
+        client.track(MyEvent(**event().model_dump()))
+        await client.flush_async()
+    assert 1 == len(server.delivered)
