@@ -42,14 +42,15 @@ class OriginalClient:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.sent = 0
+        self.errors = 0
 
     def track(self, event: PydanticEvent) -> None:
         if not self.enabled:
             return
         try:
             self.queue.put(event)
-        except Exception:  # noqa: S110, SIM105 - the original's shape: swallow and log
-            pass
+        except Exception:  # noqa: BLE001 - the original's shape: never raise, log and count
+            self.errors += 1
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, daemon=True)
