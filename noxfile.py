@@ -92,7 +92,7 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
-def format(session: nox.Session) -> None:  # noqa: A001 - the session's name is the command users type
+def format(session: nox.Session) -> None:
     """Apply ruff's fixes and formatting."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", "--fix", ".")
