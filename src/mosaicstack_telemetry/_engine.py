@@ -24,7 +24,8 @@ import httpx
 
 from . import _wire
 from ._backend import LoopHandle
-from ._backoff import backoff_delay, parse_retry_after
+from ._backoff import backoff_delay
+from ._http import AttemptError, post, report_failure
 from ._protocol import EVENTS_PATH, auth_headers
 from ._queue import EventQueue
 from ._transport import ExitSafeTransport, PinningBackend
@@ -51,9 +52,6 @@ MAX_BATCHES_WAITING = 1
 #: Requests in flight at once. Two let one batch be serialized and parsed while the other is on the wire; more
 #: buy nothing under the GIL and multiply the load a struggling server sees.
 SUBMITTERS = 2
-
-#: HTTP statuses retried besides 5xx: the request timed out at the server, or it asks us to slow down.
-_RETRIED_STATUSES = frozenset({408, 429})
 
 
 class Waker:
@@ -350,37 +348,21 @@ class Engine:
             await self._hurry.wait()
 
     async def _attempt(self, batch: Batch) -> _Attempt:
-        """POST the batch once, under an overall deadline, and classify the answer."""
+        """POST the batch once and count the answer (or say why it failed)."""
         if self.config.dry_run:
             logger.info("[DRY RUN] Would submit batch of %d events to %s", len(batch), self._url)
             return _Attempt(sent=len(batch))
         assert self._http is not None  # noqa: S101 - set by run() before the submitter starts
         body = _wire.dumps(BatchEventRequest(events=batch))
-        timeout = self.config.request_timeout_seconds
         try:
-            # httpx's timeouts apply per phase; a server dripping bytes would never trip them.
-            with anyio.fail_after(timeout):
-                response = await self._http.post(self._url, content=body)
-        except TimeoutError:
-            return _Attempt(
-                error=TelemetryError(f"request timed out after {timeout}s"), retryable=True
+            response = await post(
+                self._http, self._url, body, deadline=self.config.request_timeout_seconds
             )
-        except Exception as error:
-            message = f"request failed: {type(error).__name__}: {error}"
-            return _Attempt(error=TelemetryError(message), retryable=True)
-        return self._classify(batch, response)
-
-    def _classify(self, batch: Batch, response: httpx.Response) -> _Attempt:
-        status = response.status_code
-        if 200 <= status < 300:
-            return self._settle(batch, response)
-        error = TelemetryError(f"HTTP {status} from {self._url}: {_excerpt(response)}")
-        if status in _RETRIED_STATUSES or status >= 500:
-            retry_after = None
-            if status == 429:
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            return _Attempt(error=error, retryable=True, retry_after=retry_after)
-        return _Attempt(error=error, retryable=False)
+        except AttemptError as failure:
+            return _Attempt(
+                error=failure, retryable=failure.retryable, retry_after=failure.retry_after
+            )
+        return self._settle(batch, response)
 
     def _settle(self, batch: Batch, response: httpx.Response) -> _Attempt:
         """Count a 2xx reply: per-event rejections are final; a duplicate was delivered before."""
@@ -410,21 +392,8 @@ class Engine:
         return _Attempt(sent=len(batch) - rejected, rejected=rejected)
 
     def _report(self, error: TelemetryError) -> None:
-        """Log a failed attempt and call ``on_error`` (its own exceptions are logged and swallowed)."""
-        logger.warning("mosaicstack-telemetry: %s", error)
-        callback = self.config.on_error
-        if callback is None:
-            return
-        try:
-            callback(error)
-        except Exception:
-            logger.exception("mosaicstack-telemetry: on_error raised; ignored")
+        report_failure(error, self.config.on_error)
 
 
 def _is_duplicate(error: str | None) -> bool:
     return error is not None and "duplicate" in error.lower()
-
-
-def _excerpt(response: httpx.Response, limit: int = 200) -> str:
-    text = response.text.strip().replace("\n", " ")
-    return text[:limit] + ("…" if len(text) > limit else "") if text else response.reason_phrase

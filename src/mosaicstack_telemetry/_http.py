@@ -1,0 +1,92 @@
+"""One HTTP attempt, as both the event submitter and the prediction fetcher make it (design.md table).
+
+* every attempt runs under an overall deadline (``anyio.fail_after``): httpx's timeouts apply per phase, and a
+  server that drips bytes would never trip them;
+* timeouts, connection errors, 408, 429 and 5xx are retryable; any other non-2xx is not (the request or the
+  config is bad); 429's ``Retry-After`` comes along as a minimum delay;
+* the failure is a :class:`AttemptError` whose message contains ``HTTP <status>`` when there is one — the text
+  ``on_error`` callbacks (and the JS SDK's users) match on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import anyio
+import httpx
+
+from ._backoff import parse_retry_after
+from .errors import TelemetryError
+
+__all__ = ["AttemptError", "post", "report_failure"]
+
+logger = logging.getLogger("mosaicstack_telemetry")
+
+#: Statuses retried besides 5xx: the request timed out at the server, or it asks us to slow down.
+RETRIED_STATUSES = frozenset({408, 429})
+
+
+class AttemptError(TelemetryError):
+    """One attempt failed: whether retrying may help, and how long the server asked us to wait."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+
+
+async def post(
+    http: httpx.AsyncClient, url: str, body: bytes, *, deadline: float
+) -> httpx.Response:
+    """POST ``body`` once, taking at most ``deadline`` seconds; a 2xx response, or :class:`AttemptError`."""
+    try:
+        with anyio.fail_after(deadline):
+            response = await http.post(url, content=body)
+    except TimeoutError:
+        raise AttemptError(
+            f"request to {url} timed out after {deadline}s", retryable=True
+        ) from None
+    except (
+        Exception
+    ) as error:  # httpx errors, and whatever a transport raises (OSError, RuntimeError at exit)
+        message = f"request to {url} failed: {type(error).__name__}: {error}"
+        raise AttemptError(message, retryable=True) from None
+    status = response.status_code
+    if 200 <= status < 300:
+        return response
+    message = f"HTTP {status} from {url}: {_excerpt(response)}"
+    if status in RETRIED_STATUSES or status >= 500:
+        retry_after = (
+            parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
+        )
+        raise AttemptError(message, retryable=True, status=status, retry_after=retry_after)
+    raise AttemptError(message, retryable=False, status=status)
+
+
+def report_failure(
+    error: TelemetryError, on_error: Callable[[TelemetryError], object] | None
+) -> None:
+    """Log a failed attempt and call ``on_error`` (its own exceptions are logged and swallowed)."""
+    logger.warning("mosaicstack-telemetry: %s", error)
+    if on_error is None:
+        return
+    try:
+        on_error(error)
+    except Exception:
+        logger.exception("mosaicstack-telemetry: on_error raised; ignored")
+
+
+def _excerpt(response: httpx.Response, limit: int = 200) -> str:
+    text = response.text.strip().replace("\n", " ")
+    if not text:
+        return response.reason_phrase
+    return text[:limit] + ("…" if len(text) > limit else "")
