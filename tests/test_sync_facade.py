@@ -29,9 +29,7 @@ class Recorder:
             self.event_ids += [e["event_id"] for e in events]
             self.batch_sizes.append(len(events))
         results = [{"event_id": e["event_id"], "status": "accepted"} for e in events]
-        return httpx.Response(
-            202, json={"accepted": len(events), "rejected": 0, "results": results}
-        )
+        return httpx.Response(202, json={"accepted": len(events), "rejected": 0, "results": results})
 
 
 def make_client(recorder: Recorder, **overrides: Any) -> TelemetryClient:
@@ -152,3 +150,30 @@ def test_track_from_the_event_loop_thread_and_foreign_threads_together() -> None
 
     anyio.run(main)
     assert 500 == len(set(recorder.event_ids))
+
+
+class PredictionRecorder(Recorder):
+    """Also answers /v1/predictions/batch with an empty-data prediction per query."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/v1/predictions/batch":
+            return super().__call__(request)
+        queries = json.loads(request.content)["queries"]
+        meta = {"sample_size": 0, "fallback_level": -1, "confidence": "none"}
+        return httpx.Response(200, json={"results": [{"prediction": None, "metadata": meta} for _ in queries]})
+
+
+@pytest.mark.parametrize("started", [True, False])
+def test_refresh_predictions_sync_from_plain_code(started: bool) -> None:
+    """refresh_predictions_sync fills the cache with or without a started client; get_prediction reads it."""
+    from mosaicstack_telemetry import Complexity, PredictionQuery, Provider, TaskType
+
+    query = PredictionQuery(task_type=TaskType.TESTING, model="m", provider=Provider.OPENAI, complexity=Complexity.LOW)
+    client = make_client(PredictionRecorder())
+    if started:
+        client.start()
+    client.refresh_predictions_sync([query])
+    response = client.get_prediction(query)
+    assert response is not None
+    assert "none" == response.metadata.confidence
+    client.stop()

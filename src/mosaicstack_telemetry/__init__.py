@@ -12,6 +12,7 @@ from ._queue import EventQueue
 from ._version import __version__
 from .batch import BatchEventRequest, BatchEventResponse, BatchEventResult
 from .builder import EventBuilder
+from .cache import PredictionCache
 from .client import TelemetryClient
 from .config import TelemetryConfig
 from .enums import (
@@ -48,6 +49,7 @@ __all__ = [
     "EventQueue",
     "Harness",
     "Outcome",
+    "PredictionCache",
     "PredictionData",
     "PredictionMetadata",
     "PredictionQuery",

@@ -34,9 +34,7 @@ def backoff_delay(
     uniform: Callable[[float, float], float] = random.uniform,
 ) -> float:
     """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
-    exponent = min(
-        max(retry - 1, 0), 64
-    )  # past 2**64 the cap has long applied; avoid float overflow
+    exponent = min(max(retry - 1, 0), 64)  # past 2**64 the cap has long applied; avoid float overflow
     return min(maximum, initial * exp_base**exponent + uniform(0.0, jitter))
 
 

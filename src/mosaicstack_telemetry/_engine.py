@@ -26,6 +26,7 @@ from . import _wire
 from ._backend import LoopHandle
 from ._backoff import backoff_delay
 from ._http import AttemptError, post, report_failure
+from ._predictions import PredictionFetcher
 from ._protocol import EVENTS_PATH, auth_headers
 from ._queue import EventQueue
 from ._transport import ExitSafeTransport, PinningBackend
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
     from .config import TelemetryConfig
     from .events import TaskCompletionEvent
+    from .predictions import PredictionQuery
 
 __all__ = ["IDLE_WAKER", "Engine", "Waker"]
 
@@ -52,6 +54,10 @@ MAX_BATCHES_WAITING = 1
 #: Requests in flight at once. Two let one batch be serialized and parsed while the other is on the wire; more
 #: buy nothing under the GIL and multiply the load a struggling server sees.
 SUBMITTERS = 2
+
+
+#: Wanted predictions are re-fetched this long (at most a tenth of the TTL) before they expire.
+REFRESH_MARGIN_SECONDS = 60.0
 
 
 class Waker:
@@ -121,32 +127,30 @@ class Engine:
         config: TelemetryConfig,
         queue: EventQueue,
         accounting: Accounting,
+        predictions: PredictionFetcher,
         loop: LoopHandle,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config
+        self.predictions = predictions
+        self._refresh_wakeup = anyio.Event()
+        self._background_scope = anyio.CancelScope()
         self.loop = loop
         self._queue = queue
         self._acc = accounting
         self._transport = transport
-        self.network = (
-            PinningBackend()
-        )  # used when no transport is injected: keeps the exit flush DNS-free
+        self.network = PinningBackend()  # used when no transport is injected: keeps the exit flush DNS-free
         self._url = f"{config.server_url}{EVENTS_PATH}"
         self.waker = Waker(loop, self._on_wake)
         self._wakeup = anyio.Event()
         self._hurry = anyio.Event()  # set by stop and flush: cuts backoff pauses short
         self._stopping = False
         self._flush_requests: list[anyio.Event] = []
-        self._unsettled: list[
-            Batch
-        ] = []  # drained, not yet settled (sent, rejected, dropped or put back)
+        self._unsettled: list[Batch] = []  # drained, not yet settled (sent, rejected, dropped or put back)
         self._idle = anyio.Event()
         self._idle.set()
         self._failed_cycles = 0
-        self._retry_number = (
-            0  # persists across cycles: a long outage climbs to the cap; reset on success
-        )
+        self._retry_number = 0  # persists across cycles: a long outage climbs to the cap; reset on success
         self._resume_at = -math.inf  # no send before this (backoff between cycles, Retry-After)
         self._cancel_scope: anyio.CancelScope | None = None
         self._http: httpx.AsyncClient | None = None
@@ -167,8 +171,7 @@ class Engine:
                         async with receive:
                             for _ in range(SUBMITTERS):
                                 tasks.start_soon(self._submitter, receive.clone())
-                        if self._transport is None:
-                            tasks.start_soon(self._resolve_server)
+                        tasks.start_soon(self._background)
                         started.set()
         except Exception:
             logger.exception("mosaicstack-telemetry: the client's core failed; events stay queued")
@@ -179,12 +182,54 @@ class Engine:
 
     def _open_http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            transport=self._transport
-            or ExitSafeTransport(self.network, https=self._url.startswith("https:")),
+            transport=self._transport or ExitSafeTransport(self.network, https=self._url.startswith("https:")),
             headers=auth_headers(self.config.api_key, self.config.user_agent),
             timeout=httpx.Timeout(self.config.request_timeout_seconds),
             follow_redirects=False,
         )
+
+    async def _background(self) -> None:
+        """Tasks that run until stop, which cancels them: the prediction refresher and the address lookup."""
+        with self._background_scope:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(self._refresher)
+                if self._transport is None:
+                    tasks.start_soon(self._resolve_server)
+
+    # -- predictions --------------------------------------------------------------------------------------------------
+
+    async def fetch_predictions(self, queries: list[PredictionQuery]) -> None:
+        """Fetch on this core's HTTP client (from a caller on the core's loop), then reschedule the refresher."""
+        assert self._http is not None  # noqa: S101 - set before started is set
+        await self.predictions.fetch(self._http, queries)
+        self._refresh_wakeup.set()
+
+    async def _refresher(self) -> None:
+        """Keep wanted predictions fresh: re-fetch them together shortly before they expire.
+
+        Stale-while-revalidate: the old entry stays readable until the new one arrives; after a failed refresh it
+        stays until it expires, and the next try waits a backoff.
+        """
+        cache = self.predictions.cache
+        margin = min(REFRESH_MARGIN_SECONDS, cache.ttl_seconds / 10)
+        prefetch = list(self.config.prefetch_predictions)
+        if prefetch:
+            assert self._http is not None  # noqa: S101
+            await self.predictions.fetch(self._http, prefetch)
+        failures = 0
+        while True:
+            with anyio.move_on_after(cache.seconds_until_refresh(margin)):
+                await self._refresh_wakeup.wait()
+            self._refresh_wakeup = anyio.Event()
+            due = cache.due_for_refresh(margin)
+            if not due:
+                continue
+            assert self._http is not None  # noqa: S101
+            if await self.predictions.fetch(self._http, due):
+                failures = 0
+            else:
+                failures += 1
+                await anyio.sleep(backoff_delay(failures))
 
     async def _resolve_server(self) -> None:
         """Remember the server's address now, so that a flush at interpreter exit needs no DNS lookup."""
@@ -200,6 +245,7 @@ class Engine:
         Past the deadline the core is cancelled; what it had in flight goes back to the queue.
         """
         self._stopping = True
+        self._background_scope.cancel()
         self._hurry.set()
         self._wakeup.set()
         with anyio.move_on_after(deadline):
@@ -258,9 +304,7 @@ class Engine:
                 elif interval_due is None:
                     interval_due = now + interval
                 if now < self._resume_at:
-                    wake_at = (
-                        self._resume_at
-                    )  # backing off: neither the interval nor a full batch sends
+                    wake_at = self._resume_at  # backing off: neither the interval nor a full batch sends
                 elif interval_due is not None and now >= interval_due:
                     await self._dispatch(send, everything=True)
                     interval_due = None
@@ -355,13 +399,9 @@ class Engine:
         assert self._http is not None  # noqa: S101 - set by run() before the submitter starts
         body = _wire.dumps(BatchEventRequest(events=batch))
         try:
-            response = await post(
-                self._http, self._url, body, deadline=self.config.request_timeout_seconds
-            )
+            response = await post(self._http, self._url, body, deadline=self.config.request_timeout_seconds)
         except AttemptError as failure:
-            return _Attempt(
-                error=failure, retryable=failure.retryable, retry_after=failure.retry_after
-            )
+            return _Attempt(error=failure, retryable=failure.retryable, retry_after=failure.retry_after)
         return self._settle(batch, response)
 
     def _settle(self, batch: Batch, response: httpx.Response) -> _Attempt:

@@ -44,20 +44,14 @@ class AttemptError(TelemetryError):
         self.retry_after = retry_after
 
 
-async def post(
-    http: httpx.AsyncClient, url: str, body: bytes, *, deadline: float
-) -> httpx.Response:
+async def post(http: httpx.AsyncClient, url: str, body: bytes, *, deadline: float) -> httpx.Response:
     """POST ``body`` once, taking at most ``deadline`` seconds; a 2xx response, or :class:`AttemptError`."""
     try:
         with anyio.fail_after(deadline):
             response = await http.post(url, content=body)
     except TimeoutError:
-        raise AttemptError(
-            f"request to {url} timed out after {deadline}s", retryable=True
-        ) from None
-    except (
-        Exception
-    ) as error:  # httpx errors, and whatever a transport raises (OSError, RuntimeError at exit)
+        raise AttemptError(f"request to {url} timed out after {deadline}s", retryable=True) from None
+    except Exception as error:  # httpx errors, and whatever a transport raises (OSError, RuntimeError at exit)
         message = f"request to {url} failed: {type(error).__name__}: {error}"
         raise AttemptError(message, retryable=True) from None
     status = response.status_code
@@ -65,16 +59,12 @@ async def post(
         return response
     message = f"HTTP {status} from {url}: {_excerpt(response)}"
     if status in RETRIED_STATUSES or status >= 500:
-        retry_after = (
-            parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
-        )
+        retry_after = parse_retry_after(response.headers.get("Retry-After")) if status == 429 else None
         raise AttemptError(message, retryable=True, status=status, retry_after=retry_after)
     raise AttemptError(message, retryable=False, status=status)
 
 
-def report_failure(
-    error: TelemetryError, on_error: Callable[[TelemetryError], object] | None
-) -> None:
+def report_failure(error: TelemetryError, on_error: Callable[[TelemetryError], object] | None) -> None:
     """Log a failed attempt and call ``on_error`` (its own exceptions are logged and swallowed)."""
     logger.warning("mosaicstack-telemetry: %s", error)
     if on_error is None:

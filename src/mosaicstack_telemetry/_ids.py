@@ -26,9 +26,7 @@ _CLEAR = ~((0xF << 76) | (0x3 << 62))
 _VERSION_4 = (0x4 << 76) | (0x2 << 62)
 
 _new = object.__new__
-_set = (
-    object.__setattr__
-)  # UUID forbids attribute assignment; its own __init__ sets its two slots this way
+_set = object.__setattr__  # UUID forbids attribute assignment; its own __init__ sets its two slots this way
 
 
 def new_event_id() -> UUID:

@@ -74,10 +74,7 @@ def _decode_list(body: bytes | str, key: str, model: type[Any]) -> list[Any]:
         try:
             items.append(_wire.structure(item, model))
         except ValidationError as error:
-            errors += [
-                f"{key}[{index}]{': ' if line.startswith('expected') else '.'}{line}"
-                for line in error.errors
-            ]
+            errors += [f"{key}[{index}]{': ' if line.startswith('expected') else '.'}{line}" for line in error.errors]
     if errors:
         raise ValidationError(title, errors)
     return items

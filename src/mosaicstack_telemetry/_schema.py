@@ -178,9 +178,7 @@ class Text(Rule):
     def convert(self, value: Any) -> str:
         if not isinstance(value, str):
             raise _BadValueError("is not a string")
-        if len(value) < self.min_length or (
-            self.max_length is not None and len(value) > self.max_length
-        ):
+        if len(value) < self.min_length or (self.max_length is not None and len(value) > self.max_length):
             high = "" if self.max_length is None else self.max_length
             raise _BadValueError(f"must be {self.min_length}..{high} characters long")
         return str(value)
@@ -336,9 +334,7 @@ class ListOf(Rule):
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
             raise _BadValueError("is not a list")
         items = list(value)
-        if len(items) < self.min_items or (
-            self.max_items is not None and len(items) > self.max_items
-        ):
+        if len(items) < self.min_items or (self.max_items is not None and len(items) > self.max_items):
             high = "" if self.max_items is None else self.max_items
             raise _BadValueError(f"has {len(items)} items, expected {self.min_items}..{high}")
         converted, nested = [], []

@@ -71,9 +71,7 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - the client never uses unix sockets
         return await self._inner.connect_unix_socket(path, timeout, socket_options)
 
-    async def sleep(
-        self, seconds: float
-    ) -> None:  # pragma: no cover - httpcore calls it only for retries
+    async def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore calls it only for retries
         await self._inner.sleep(seconds)
 
 
@@ -92,9 +90,7 @@ class ExitSafeTransport(httpx.AsyncHTTPTransport):
     """
 
     def __init__(self, backend: PinningBackend, *, https: bool = True) -> None:
-        limits = httpx.Limits(
-            max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0
-        )
+        limits = httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=_ssl_context() if https else None,
             max_connections=limits.max_connections,

@@ -60,11 +60,7 @@ _NATIVE_LEAVES = frozenset({str, int, float, bool, UUID, datetime})
 def _optional_of(tp: Any) -> Any:
     """``X`` for ``X | None``, else ``None``."""
     args = typing.get_args(tp)
-    if (
-        typing.get_origin(tp) in (typing.Union, types.UnionType)
-        and len(args) == 2
-        and type(None) in args
-    ):
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
         return args[0] if args[1] is type(None) else args[1]
     return None
 
@@ -143,9 +139,7 @@ def dumps(obj: Any) -> bytes:
         encoded: bytes = orjson.dumps(data)
         return encoded
     # str enums are str subclasses: json writes their value without any hook; UUIDs and datetimes go to `default`.
-    return json.dumps(
-        data, separators=(",", ":"), ensure_ascii=False, default=_stdlib_default
-    ).encode()
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_stdlib_default).encode()
 
 
 def loads(data: bytes | bytearray | str) -> Any:

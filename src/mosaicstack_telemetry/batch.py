@@ -44,6 +44,4 @@ class BatchEventResponse(Model):
 
     accepted: int = attrs.field(metadata=rule(IntRange(0, MAX_BATCH_SIZE)))
     rejected: int = attrs.field(metadata=rule(IntRange(0, MAX_BATCH_SIZE)))
-    results: list[BatchEventResult] = attrs.field(
-        factory=list, metadata=rule(ListOf(Nested(BatchEventResult)))
-    )
+    results: list[BatchEventResult] = attrs.field(factory=list, metadata=rule(ListOf(Nested(BatchEventResult))))

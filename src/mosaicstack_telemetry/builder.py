@@ -140,9 +140,7 @@ class EventBuilder:
         fields["quality_gates_failed"] = () if gates_failed is None else tuple(gates_failed)
         return self
 
-    def context(
-        self, *, compactions: int = 0, rotations: int = 0, utilization: float = 0.0
-    ) -> EventBuilder:
+    def context(self, *, compactions: int = 0, rotations: int = 0, utilization: float = 0.0) -> EventBuilder:
         """Set the context window metrics."""
         fields = self._fields
         fields["context_compactions"] = compactions

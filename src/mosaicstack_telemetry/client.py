@@ -17,7 +17,7 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Literal
 
@@ -27,11 +27,15 @@ import httpx
 
 from ._backend import current_loop
 from ._engine import IDLE_WAKER, Engine, Waker
+from ._predictions import PredictionFetcher, checked_queries
+from ._protocol import auth_headers
 from ._queue import EventQueue
 from .batch import MAX_BATCH_SIZE
 from .builder import EventBuilder
+from .cache import PredictionCache
 from .config import TelemetryConfig
 from .events import TaskCompletionEvent
+from .predictions import PredictionQuery, PredictionResponse
 from .stats import Accounting, ClientStats, DropReason
 
 __all__ = ["TelemetryClient"]
@@ -75,6 +79,8 @@ class TelemetryClient:
         self._accepted: type = TaskCompletionEvent if self._drop_reason is None else _Refused
         self._max_size = self._queue.max_size
         self._accounting = Accounting(self._queue)
+        self._cache = PredictionCache(self._settings.prediction_cache_ttl_seconds, clock=clock)
+        self._predictions = PredictionFetcher(self._settings, self._cache, self._accounting)
         # A batch is "full" at batch_size events, or when the queue itself is full (max_queue_size < batch_size).
         self._full_batch = min(self._settings.batch_size, self._settings.max_queue_size)
         self._overflow_log = _OverflowLog(self._queue, clock)
@@ -173,6 +179,60 @@ class TelemetryClient:
         """A snapshot of where every tracked event went: sent, rejected, dropped by reason, queued, in flight."""
         return self._accounting.snapshot()
 
+    # -- predictions --------------------------------------------------------------------------------------------------
+
+    @property
+    def prediction_cache(self) -> PredictionCache:
+        return self._cache
+
+    def get_prediction(self, query: PredictionQuery) -> PredictionResponse | None:
+        """The cached prediction for ``query``, or ``None`` if not fetched or expired. Any thread; never waits.
+
+        Reading a query keeps it fresh: the running client re-fetches every query read within the last TTL shortly
+        before it expires (queries nobody reads stop being refreshed).
+        """
+        return self._cache.get(query)
+
+    async def refresh_predictions(self, queries: Iterable[PredictionQuery]) -> None:
+        """Fetch predictions into the cache (``POST /v1/predictions/batch``, chunked by 100).
+
+        No-op for an empty list, or when telemetry is disabled or has no usable ``server_url``. Server or network
+        trouble does not raise: it is logged, reported to ``on_error`` and counted in :attr:`stats`; the cache keeps
+        what it had. Works whether or not the client is started.
+
+        :raises TypeError: if an item is not a :class:`PredictionQuery`.
+        """
+        wanted = checked_queries(queries)
+        if not wanted or self._drop_reason is not None:
+            return
+        engine = self._engine
+        if engine is not None and engine.loop.is_current():
+            await engine.fetch_predictions(wanted)
+        elif engine is not None:  # running on the client's own thread: fetch there
+            await anyio.to_thread.run_sync(self.refresh_predictions_sync, wanted)
+        else:
+            async with self._short_lived_http() as http:
+                await self._predictions.fetch(http, wanted)
+
+    def refresh_predictions_sync(self, queries: Iterable[PredictionQuery]) -> None:
+        """:meth:`refresh_predictions` for sync code: blocks until done. Same rules; callable from any thread."""
+        wanted = checked_queries(queries)
+        if not wanted or self._drop_reason is not None:
+            return
+        portal = self._portal
+        if portal is not None:
+            portal.call(self.refresh_predictions, wanted)
+            return
+        with anyio.from_thread.start_blocking_portal(self._sync_backend) as temporary:
+            temporary.call(self.refresh_predictions, wanted)
+
+    def _short_lived_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=self._transport,
+            headers=auth_headers(self._settings.api_key, self._settings.user_agent),
+            follow_redirects=False,
+        )
+
     # -- async lifecycle ----------------------------------------------------------------------------------------------
 
     async def start_async(self) -> None:
@@ -183,6 +243,7 @@ class TelemetryClient:
             config=self._settings,
             queue=self._queue,
             accounting=self._accounting,
+            predictions=self._predictions,
             loop=current_loop(),
             transport=self._transport,
         )
@@ -281,9 +342,7 @@ class TelemetryClient:
             ready.wait()
             if failure:
                 thread.join()
-                raise RuntimeError(
-                    "mosaicstack-telemetry: could not start the client's thread"
-                ) from failure[0]
+                raise RuntimeError("mosaicstack-telemetry: could not start the client's thread") from failure[0]
             self._thread = thread
 
     def _run_thread(self, ready: threading.Event, failure: list[BaseException]) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from ._version import __version__
 from .batch import MAX_BATCH_SIZE
 from .errors import TelemetryError
+from .predictions import PredictionQuery
 
 __all__ = ["ENV_API_KEY", "ENV_ENABLED", "ENV_INSTANCE_ID", "ENV_SERVER_URL", "TelemetryConfig"]
 
@@ -65,6 +66,8 @@ class TelemetryConfig:
     #: Called once per failed submission attempt with a ``TelemetryError`` (message has ``HTTP <status>`` when
     #: there is one), from the client's event loop: keep it quick. Its exceptions are logged and swallowed.
     on_error: Callable[[TelemetryError], object] | None = None
+    #: Predictions to fetch as soon as the client starts (then kept fresh while they are read).
+    prefetch_predictions: Sequence[PredictionQuery] = ()
 
     def __post_init__(self) -> None:
         enabled = os.environ.get(ENV_ENABLED)
@@ -114,6 +117,9 @@ class TelemetryConfig:
         on_error: object = self.on_error
         if on_error is not None and not callable(on_error):
             errors.append(f"on_error={on_error!r} must be callable or None")
+        prefetch: object = self.prefetch_predictions
+        if not isinstance(prefetch, (list, tuple)) or not all(isinstance(query, PredictionQuery) for query in prefetch):
+            errors.append(f"prefetch_predictions={prefetch!r} must be a list of PredictionQuery")
         return errors
 
 

@@ -52,14 +52,10 @@ class TaskCompletionEvent(Model):
     instance_id: UUID = attrs.field(converter=to_uuid, metadata=rule(IsUUID()))
     event_id: UUID = attrs.field(factory=new_event_id, converter=to_uuid, metadata=rule(IsUUID()))
     schema_version: str = attrs.field(default=SCHEMA_VERSION, metadata=rule(Text(1, 20)))
-    timestamp: datetime = attrs.field(
-        factory=_utc_now, converter=convert.timestamp, metadata=rule(DateTime())
-    )
+    timestamp: datetime = attrs.field(factory=_utc_now, converter=convert.timestamp, metadata=rule(DateTime()))
     task_duration_ms: int = attrs.field(metadata=rule(IntRange(0, 86_400_000)))
     task_type: TaskType = attrs.field(converter=convert.task_type, metadata=rule(EnumOf(TaskType)))
-    complexity: Complexity = attrs.field(
-        converter=convert.complexity, metadata=rule(EnumOf(Complexity))
-    )
+    complexity: Complexity = attrs.field(converter=convert.complexity, metadata=rule(EnumOf(Complexity)))
     harness: Harness = attrs.field(converter=convert.harness, metadata=rule(EnumOf(Harness)))
     model: str = attrs.field(metadata=rule(Text(1, 100)))
     provider: Provider = attrs.field(converter=convert.provider, metadata=rule(EnumOf(Provider)))

@@ -44,9 +44,7 @@ class PredictionQuery(Model):
     task_type: TaskType = attrs.field(converter=convert.task_type, metadata=rule(EnumOf(TaskType)))
     model: str = attrs.field(metadata=rule(Text(1, 100)))
     provider: Provider = attrs.field(converter=convert.provider, metadata=rule(EnumOf(Provider)))
-    complexity: Complexity = attrs.field(
-        converter=convert.complexity, metadata=rule(EnumOf(Complexity))
-    )
+    complexity: Complexity = attrs.field(converter=convert.complexity, metadata=rule(EnumOf(Complexity)))
 
 
 @schema
@@ -120,7 +118,5 @@ class PredictionMetadata(Model):
 class PredictionResponse(Model):
     """The answer for one query: ``prediction`` is ``None`` when the server has no data (``confidence="none"``)."""
 
-    prediction: PredictionData | None = attrs.field(
-        metadata=rule(Nested(PredictionData, optional=True))
-    )
+    prediction: PredictionData | None = attrs.field(metadata=rule(Nested(PredictionData, optional=True)))
     metadata: PredictionMetadata = attrs.field(metadata=rule(Nested(PredictionMetadata)))

@@ -72,6 +72,10 @@ class ClientStats:
     queued: int
     #: taken from the queue, not yet settled
     in_flight: int
+    #: prediction responses fetched into the cache
+    predictions_fetched: int = 0
+    #: prediction requests that failed (each retry counted; the cache kept what it had)
+    prediction_failures: int = 0
 
     @property
     def dropped_total(self) -> int:
@@ -96,6 +100,8 @@ class Accounting:
         self.retried = 0
         self.failed_batches = 0
         self.in_flight = 0
+        self.predictions_fetched = 0
+        self.prediction_failures = 0
 
     def drop_from_track(self, reason: str) -> None:
         """Count one event ``track()`` dropped (any thread)."""
@@ -117,4 +123,6 @@ class Accounting:
             failed_batches=self.failed_batches,
             queued=queue.size,
             in_flight=self.in_flight,
+            predictions_fetched=self.predictions_fetched,
+            prediction_failures=self.prediction_failures,
         )

@@ -35,9 +35,15 @@ class FakeServer:
     """Answers ``POST /v1/events/batch`` from a script of replies, then with 202 and per-event ``accepted``."""
 
     def __init__(
-        self, *replies: Reply, verdict: Callable[[dict[str, Any]], str | None] | None = None
+        self,
+        *replies: Reply,
+        verdict: Callable[[dict[str, Any]], str | None] | None = None,
+        prediction_replies: tuple[Reply, ...] = (),
     ) -> None:
         self.script: deque[Reply] = deque(replies)
+        self.prediction_script: deque[Reply] = deque(prediction_replies)
+        self.prediction_requests: list[list[dict[str, Any]]] = []
+        self.prediction_request_times: list[float] = []
         self.verdict = verdict  # event dict -> None (accept) or a rejection reason
         self.requests: list[httpx.Request] = []
         self.request_times: list[float] = []
@@ -48,6 +54,8 @@ class FakeServer:
         return httpx.MockTransport(self.handle)
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/predictions/batch":
+            return await self.predict(request)
         self.requests.append(request)
         self.request_times.append(anyio.current_time())
         reply: Reply = self.script.popleft() if self.script else 202
@@ -68,13 +76,53 @@ class FakeServer:
                 self.delivered.append(event)
                 results.append({"event_id": event["event_id"], "status": "accepted", "error": None})
             else:
-                results.append(
-                    {"event_id": event["event_id"], "status": "rejected", "error": reason}
-                )
+                results.append({"event_id": event["event_id"], "status": "rejected", "error": reason})
         accepted = sum(r["status"] == "accepted" for r in results)
         body = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
         return httpx.Response(reply, json=body)
 
+    async def predict(self, request: httpx.Request) -> httpx.Response:
+        """Answer each query with a prediction whose sample_size counts the requests so far (to tell fetches apart)."""
+        queries = json.loads(request.content)["queries"]
+        self.prediction_requests.append(queries)
+        self.prediction_request_times.append(anyio.current_time())
+        reply: Reply = self.prediction_script.popleft() if self.prediction_script else 200
+        if reply == "hang":
+            await anyio.sleep_forever()
+        if isinstance(reply, Exception):
+            raise reply
+        if isinstance(reply, httpx.Response):
+            return reply
+        assert isinstance(reply, int)
+        if reply >= 300:
+            return httpx.Response(reply, json={"detail": f"scripted {reply}"})
+        generation = len(self.prediction_requests)
+        return httpx.Response(200, json={"results": [prediction(query, generation) for query in queries]})
+
     @property
     def batch_sizes(self) -> list[int]:
         return [len(json.loads(r.content)["events"]) for r in self.requests]
+
+
+def prediction(query: dict[str, Any], sample_size: int) -> dict[str, Any]:
+    """A full prediction reply for one query, on the wire."""
+    tokens = {"p10": 100, "p25": 200, "median": 300, "p75": 400, "p90": 500}
+    return {
+        "prediction": {
+            "input_tokens": tokens,
+            "output_tokens": tokens,
+            "cost_usd_micros": {"median": 48_000},
+            "duration_ms": {"median": 45_000},
+            "correction_factors": {"input": 1.1, "output": 0.9},
+            "quality": {"gate_pass_rate": 0.8, "success_rate": 0.75},
+        },
+        "metadata": {
+            "sample_size": sample_size,
+            "fallback_level": 0,
+            "confidence": "low",
+            "last_updated": "2026-11-23T12:00:00+00:00",
+            "dimensions_matched": {k: query[k] for k in ("task_type", "model", "provider", "complexity")},
+            "fallback_note": None,
+            "cache_hit": False,
+        },
+    }

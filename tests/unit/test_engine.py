@@ -30,9 +30,7 @@ def client_for(server: FakeServer, **overrides: Any) -> TelemetryClient:
 
 def assert_balanced(client: TelemetryClient) -> None:
     stats = client.stats
-    assert stats.tracked == (
-        stats.sent + stats.rejected + stats.dropped_total + stats.queued + stats.in_flight
-    ), stats
+    assert stats.tracked == (stats.sent + stats.rejected + stats.dropped_total + stats.queued + stats.in_flight), stats
 
 
 async def test_a_burst_goes_out_in_full_batches_without_waiting_for_the_interval() -> None:
@@ -132,12 +130,8 @@ async def test_retry_after_is_honoured_as_a_minimum(retry_after: str) -> None:
         from datetime import datetime, timedelta, timezone
         from email.utils import format_datetime
 
-        retry_after = format_datetime(
-            datetime.now(timezone.utc) + timedelta(seconds=31), usegmt=True
-        )
-    limited = httpx.Response(
-        429, headers={"Retry-After": retry_after}, json={"detail": "slow down"}
-    )
+        retry_after = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=31), usegmt=True)
+    limited = httpx.Response(429, headers={"Retry-After": retry_after}, json={"detail": "slow down"})
     server = FakeServer(limited, 202)
     async with client_for(server) as client:
         client.track(event())
@@ -256,10 +250,7 @@ async def test_dry_run_sends_nothing_and_logs_each_batch(caplog: pytest.LogCaptu
         for _ in range(3):
             client.track(event())
     assert [] == server.requests
-    assert (
-        "[DRY RUN] Would submit batch of 3 events to http://telemetry.test/v1/events/batch"
-        in caplog.text
-    )
+    assert "[DRY RUN] Would submit batch of 3 events to http://telemetry.test/v1/events/batch" in caplog.text
     assert 3 == client.stats.sent
 
 
