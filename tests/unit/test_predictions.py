@@ -150,7 +150,8 @@ async def test_the_refresher_keeps_read_queries_fresh_and_lets_unread_ones_go() 
         assert response.metadata.sample_size > 1  # type: ignore[union-attr]  # refreshed at least once
         assert client.get_prediction(query("unread")) is None
         refreshes = server.prediction_requests[1:]
-        assert refreshes and all(r == [query("read").model_dump(mode="json")] for r in refreshes)
+        assert refreshes
+        assert all(r == [query("read").model_dump(mode="json")] for r in refreshes)
 
 
 async def test_a_failed_refresh_keeps_the_old_entry_until_it_expires() -> None:
