@@ -239,6 +239,11 @@ class Engine:
         except OSError:
             logger.debug("mosaicstack-telemetry: could not resolve %s at start", url.host)
 
+    @property
+    def running(self) -> bool:
+        """Whether the core is still alive (it ends at stop, or if it ever fails)."""
+        return not self._done.is_set()
+
     async def stop(self, deadline: float) -> bool:
         """Send what is queued and end, within ``deadline`` seconds; returns whether it ended in time.
 
@@ -397,7 +402,10 @@ class Engine:
             logger.info("[DRY RUN] Would submit batch of %d events to %s", len(batch), self._url)
             return _Attempt(sent=len(batch))
         assert self._http is not None  # noqa: S101 - set by run() before the submitter starts
-        body = _wire.dumps(BatchEventRequest(events=batch))
+        try:
+            body = _wire.dumps(BatchEventRequest(events=batch))
+        except Exception as error:
+            return _Attempt(error=TelemetryError(f"could not encode the batch: {error!r}"), retryable=False)
         try:
             response = await post(self._http, self._url, body, deadline=self.config.request_timeout_seconds)
         except AttemptError as failure:

@@ -86,7 +86,13 @@ class _BadValueError(Exception):
             return [f"{name}{line}" for line in self.nested]
         if value is MISSING:
             return [f"{name} {self}"]
-        return [f"{name}={value!r} {self}"]
+        return [f"{name}={_short_repr(value)} {self}"]
+
+
+def _short_repr(value: Any, limit: int = 120) -> str:
+    """The value as errors show it: a 101-event list must not make a 100 KB message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 class Rule:
@@ -159,7 +165,7 @@ class FloatRange(Rule):
         low = -math.inf if self.low is None else self.low
         high = math.inf if self.high is None else self.high
         if not low <= number <= high:
-            raise _BadValueError(f"is outside {self.low}..{self.high}")
+            raise _BadValueError(_range_text(self.low, self.high))
         return number
 
 
@@ -173,7 +179,10 @@ class Text(Rule):
 
     def fast_test(self, var: str, ref: str) -> str:
         high = "" if self.max_length is None else f" <= {self.max_length}"
-        return f"{var}.__class__ is str and {self.min_length} <= len({var}){high}"
+        return (
+            f"{var}.__class__ is str and {self.min_length} <= len({var}){high}"
+            f" and ({var}.isascii() or not _SURROGATE.search({var}))"
+        )
 
     def convert(self, value: Any) -> str:
         if not isinstance(value, str):
@@ -181,6 +190,8 @@ class Text(Rule):
         if len(value) < self.min_length or (self.max_length is not None and len(value) > self.max_length):
             high = "" if self.max_length is None else self.max_length
             raise _BadValueError(f"must be {self.min_length}..{high} characters long")
+        if not value.isascii() and _SURROGATE.search(value):
+            raise _BadValueError("is not valid Unicode (it contains a lone surrogate)")
         return str(value)
 
 
@@ -266,6 +277,8 @@ class DateTime(Rule):
         converted = to_datetime(value)
         if not isinstance(converted, datetime):
             raise _BadValueError("is not an ISO 8601 date-time")
+        if converted.tzinfo is not UTC:
+            raise _BadValueError("is out of range in UTC")
         return converted
 
 
@@ -348,6 +361,14 @@ class ListOf(Rule):
         return converted
 
 
+def _range_text(low: float | None, high: float | None) -> str:
+    if high is None:
+        return f"must be at least {low}"
+    if low is None:
+        return f"must be at most {high}"
+    return f"is outside {low}..{high}"
+
+
 def rule(field_rule: Rule) -> dict[str, Rule]:
     """Field metadata that attaches ``field_rule`` to an attrs field: ``attrs.field(metadata=rule(...))``."""
     return {_RULE_KEY: field_rule}
@@ -391,7 +412,7 @@ def to_enum(enum: type[_E], value: _E | str) -> _E:
 def to_enum_list(enum: type[_E], values: Iterable[_E | str]) -> list[_E]:
     """A list of ``enum`` members; input that is not a list of members or values comes back unchanged."""
     if values.__class__ is list and all(v.__class__ is enum for v in values):
-        return values
+        return list(values)  # a copy, as pydantic makes: the caller may reuse their list
     if values.__class__ is tuple and all(v.__class__ is enum for v in values):
         return list(values)  # EventBuilder keeps tuples, so a reused builder never shares a list
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
@@ -403,21 +424,28 @@ def to_enum_list(enum: type[_E], values: Iterable[_E | str]) -> list[_E]:
 
 UTC = timezone.utc
 _ZULU = re.compile(r"[zZ]$")
+_FRACTION = re.compile(r"(\.\d+)")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def to_datetime(value: object) -> datetime:
     """An aware UTC datetime: naive is taken as UTC, other offsets are converted, ISO 8601 strings parsed."""
     if value.__class__ is datetime and value.tzinfo is UTC:
         return value
+    original = value
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(_ZULU.sub("+00:00", value))  # 3.10 does not read "Z"
+            text = _FRACTION.sub(lambda m: (m[1] + "000000")[:7], _ZULU.sub("+00:00", value), 1)
+            value = datetime.fromisoformat(text)  # 3.10 reads neither "Z" nor fractions other than 3 or 6 digits
         except ValueError:
             return value  # type: ignore[return-value]
     if isinstance(value, datetime):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # no UTC equivalent (year 1 / 9999 at an offset): the validator reports the input
+            return original  # type: ignore[return-value]
     return value  # type: ignore[return-value]  # unchanged: the validator reports it
 
 
@@ -431,6 +459,7 @@ def _compile_validator(cls: type[Any]) -> Callable[[Any], None]:
         "UUID": UUID,
         "datetime": datetime,
         "UTC": UTC,
+        "_SURROGATE": _SURROGATE,
         "_BadValueError": _BadValueError,
         "ValidationError": ValidationError,
     }

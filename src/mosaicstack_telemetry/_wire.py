@@ -34,6 +34,7 @@ import cattrs
 from cattrs.fns import identity
 
 from ._schema import MISSING
+from .enums import _WireEnum
 from .errors import ValidationError
 
 #: orjson when the `fast` extra is installed (tests and benchmarks set it to None to take the stdlib path).
@@ -79,7 +80,8 @@ def _make_converter(*, native: bool) -> cattrs.Converter:
     else:
         converter.register_unstructure_hook(UUID, str)
         converter.register_unstructure_hook(datetime, datetime.isoformat)
-        converter.register_unstructure_hook_func(_is_enum, lambda member: member.value)
+        # singledispatch, which cattrs tries first: a function hook loses to the built-in `str` hook (enums are str)
+        converter.register_unstructure_hook(_WireEnum, lambda member: member.value)
     converter.register_structure_hook_factory(attrs.has, _model_structure_hook)
     return converter
 

@@ -136,8 +136,8 @@ class EventBuilder:
         """Set the quality gate results; the lists are copied, so the caller may reuse theirs."""
         fields = self._fields
         fields["quality_gate_passed"] = passed
-        fields["quality_gates_run"] = () if gates_run is None else tuple(gates_run)
-        fields["quality_gates_failed"] = () if gates_failed is None else tuple(gates_failed)
+        fields["quality_gates_run"] = _copied(gates_run)
+        fields["quality_gates_failed"] = _copied(gates_failed)
         return self
 
     def context(self, *, compactions: int = 0, rotations: int = 0, utilization: float = 0.0) -> EventBuilder:
@@ -151,3 +151,13 @@ class EventBuilder:
     def build(self) -> TaskCompletionEvent:
         """A new, validated event from what was set (each call a fresh ``event_id`` unless one was set)."""
         return TaskCompletionEvent(**self._fields)
+
+
+def _copied(gates: Iterable[QualityGate | str] | None) -> Any:
+    """A private copy of a gate list (a tuple: a reused builder never shares a list); a string is left for
+    ``build()`` to report as "is not a list", not split into letters."""
+    if gates is None:
+        return ()
+    if isinstance(gates, (str, bytes)):
+        return gates
+    return tuple(gates)

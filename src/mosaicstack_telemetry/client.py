@@ -172,7 +172,8 @@ class TelemetryClient:
     @property
     def is_running(self) -> bool:
         """Whether the background submitter (sync or async) is active."""
-        return self._engine is not None
+        engine = self._engine
+        return engine is not None and engine.running
 
     @property
     def stats(self) -> ClientStats:
@@ -237,8 +238,10 @@ class TelemetryClient:
 
     async def start_async(self) -> None:
         """Start sending in the background on the running loop (asyncio or trio). No-op if disabled or running."""
-        if self._drop_reason == DropReason.DISABLED or self._engine is not None:
+        if self._drop_reason == DropReason.DISABLED or self.is_running:
             return
+        if self._engine is not None:  # a core that died: let its stop settle it before starting anew
+            await self.stop_async()
         engine = Engine(
             config=self._settings,
             queue=self._queue,

@@ -91,8 +91,10 @@ class TelemetryConfig:
         Never raises. Messages show the offending value, except the api key's: they say what is wrong with it.
         """
         errors: list[str] = []
-        url = self.server_url
-        if not isinstance(url, str) or not url:
+        url: object = self.server_url
+        if not isinstance(url, str):
+            errors.append(f"server_url={url!r} must be a string")
+        elif not url:
             errors.append("server_url is required")
         elif not url.startswith(("http://", "https://")):
             errors.append(f"server_url={url!r} must start with http:// or https://")

@@ -1,0 +1,1 @@
+"""Tests of the foundation (issue 3): models, wire format, enums, config, builder, ids, public surface."""
