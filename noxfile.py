@@ -19,11 +19,7 @@ ROOT = Path(__file__).parent
 
 
 def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
-    requirements = [
-        requirement
-        for group in groups
-        for requirement in nox.project.dependency_groups(PYPROJECT, group)
-    ]
+    requirements = [requirement for group in groups for requirement in nox.project.dependency_groups(PYPROJECT, group)]
     session.install("--upgrade", "pip")
     session.install(*requirements, f".{extras}")
 

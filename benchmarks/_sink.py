@@ -40,9 +40,7 @@ async def main() -> None:
     port = server.sockets[0].getsockname()[1]
     print(port, flush=True)
     async with server:
-        await asyncio.wait_for(
-            server.serve_forever(), timeout=float(sys.argv[1]) if len(sys.argv) > 1 else 600
-        )
+        await asyncio.wait_for(server.serve_forever(), timeout=float(sys.argv[1]) if len(sys.argv) > 1 else 600)
 
 
 if __name__ == "__main__":

@@ -64,9 +64,7 @@ def loop_samples(track: Callable[[Any], None], items: list[Any]) -> float:
     return (time.perf_counter() - start) / len(items)
 
 
-def threaded_samples(
-    track: Callable[[Any], None], items: list[Any], repeat: int = 3
-) -> list[float]:
+def threaded_samples(track: Callable[[Any], None], items: list[Any], repeat: int = 3) -> list[float]:
     """Seconds per call seen by each of 8 threads calling ``track`` at once."""
     samples: list[float] = []
     lock = threading.Lock()

@@ -141,9 +141,7 @@ def main() -> None:
     ]
     if fast_available:
         ours_fast = median_seconds(lambda: _wire.dumps(ours), number=300)
-        rows.append(
-            ("ours, orjson (fast extra)", us(ours_fast), ratio(ours_fast, rust_baseline, 1.0))
-        )
+        rows.append(("ours, orjson (fast extra)", us(ours_fast), ratio(ours_fast, rust_baseline, 1.0)))
     else:
         rows.append(("ours, orjson (fast extra)", "not installed", "-"))
     print_table("Serialize a 100-event batch to JSON bytes", rows)

@@ -75,11 +75,6 @@ class Decision:
     hang: bool = False
     drop: bool = False
 
-    @property
-    def handles_request(self) -> bool:
-        """Whether the request reaches the API at all."""
-        return self.status is None and not self.hang
-
 
 @attrs.frozen
 class FaultStatistics:
@@ -136,9 +131,7 @@ class FaultPlan:
 
     # -- one-shot faults ----------------------------------------------------------------------------------------------
 
-    def fail_next(
-        self, count: int = 1, status: int = 503, *, retry_after: RetryAfter | None = None
-    ) -> None:
+    def fail_next(self, count: int = 1, status: int = 503, *, retry_after: RetryAfter | None = None) -> None:
         """Answer the next ``count`` requests with ``status`` (and ``Retry-After``, seconds or an HTTP date)."""
         if not 100 <= status <= 599:
             raise ValueError(f"status={status} is not an HTTP status")
@@ -261,9 +254,7 @@ class FaultPlan:
                 if self._window_count >= limit.requests:
                     self._injected += 1
                     wait = self._window_start + limit.per_seconds - now
-                    return Decision(
-                        delay=delay, drip=drip, status=429, retry_after=format_retry_after(wait)
-                    )
+                    return Decision(delay=delay, drip=drip, status=429, retry_after=format_retry_after(wait))
                 self._window_count += 1
             return Decision(delay=delay, drip=drip)
 

@@ -18,15 +18,15 @@ with ``outcome == "success"``.
 
 **Fallback order** (:data:`FALLBACK_LEVELS`), used when a level has fewer than :data:`MIN_SAMPLES` events:
 
-====== ============================================ ==================
-level  dimensions matched                           dropped
-====== ============================================ ==================
+====== ============================================ ==============================
+level  dimensions matched                           dropped (cumulative)
+====== ============================================ ==============================
 0      task_type, model, provider, complexity       —
 1      task_type, model, provider                   complexity
-2      task_type, provider                          model
-3      task_type                                    provider
+2      task_type, provider                          complexity, model
+3      task_type                                    complexity, model, provider
 -1     nothing matched: ``prediction`` is ``null``  everything
-====== ============================================ ==================
+====== ============================================ ==============================
 
 The first level with at least :data:`MIN_SAMPLES` events is used. When none has that many, the most specific level
 with any events is used (still a prediction, flagged low-confidence in ``fallback_note``); only when not even the
@@ -35,14 +35,22 @@ task type has events is the answer level -1.
 **Confidence**: ``high`` with ≥ 100 events at level 0, ``medium`` with 30–99 at level 0, ``low`` for anything else
 with data (fewer than 30 exact events, or any fallback), ``none`` for level -1.
 
-``last_updated`` is when the prediction was computed (the API reference's meaning); the server computes on demand
-and keeps no cache, so ``cache_hit`` is always ``false``.
+**Caching**: a :class:`Predictor` keeps each group's summary until events are added (the storage's ``version``
+grows), so the refreshes clients repeat cost a lookup; ``cache_hit`` says whether the answer came from that cache,
+and ``last_updated`` is when its summary was computed (the API reference's meaning).
+
+Cost: counting a level reads index entries only; a summary reads the group from the covering index and sorts it
+once per metric inside SQLite — O(m log m) for a group of m events, whatever the table's size, and nothing but
+the ranked values reaches Python (``benchmarks/bench_server.py`` measures it at 100k events).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+import attrs
 
 from ..predictions import (
     CorrectionFactors,
@@ -61,9 +69,8 @@ __all__ = [
     "MEDIUM_CONFIDENCE_SAMPLES",
     "MIN_SAMPLES",
     "PERCENTILES",
+    "Predictor",
     "nearest_rank",
-    "predict",
-    "predict_batch",
 ]
 
 #: A level with fewer events than this is "too few samples": the next level is tried.
@@ -107,8 +114,8 @@ def _ranks(count: int) -> dict[str, list[int]]:
     token_ranks = [nearest_rank(percent, count) for _, percent in PERCENTILES]
     median = [nearest_rank(50, count)]
     return {
-        **{metric: token_ranks for metric in _TOKEN_METRICS},
-        **{metric: median for metric in _MEDIAN_METRICS},
+        **dict.fromkeys(_TOKEN_METRICS, token_ranks),
+        **dict.fromkeys(_MEDIAN_METRICS, median),
     }
 
 
@@ -173,66 +180,108 @@ def _data(summary: GroupSummary) -> PredictionData:
             input=_ratio(summary.actual_input_sum, summary.estimated_input_sum),
             output=_ratio(summary.actual_output_sum, summary.estimated_output_sum),
         ),
-        quality=QualityPrediction(
-            gate_pass_rate=summary.gate_passed / n, success_rate=summary.succeeded / n
-        ),
+        quality=QualityPrediction(gate_pass_rate=summary.gate_passed / n, success_rate=summary.succeeded / n),
     )
 
 
-def predict(reader: StorageReader, query: PredictionQuery, now: datetime) -> PredictionResponse:
-    """The prediction for one query, from the events ``reader`` sees; ``now`` becomes ``last_updated``."""
-    counts: list[int] = []
-    chosen = -1
-    for level, names in enumerate(FALLBACK_LEVELS):
-        counts.append(reader.count(_dimensions(query, names)))
-        if counts[-1] >= MIN_SAMPLES:
-            chosen = level
-            break
-    else:
-        # No level is large enough: the most specific one with any data (counts only grow as levels widen).
-        chosen = next((level for level, count in enumerate(counts) if count > 0), -1)
-    if chosen == -1:
+@attrs.frozen
+class _Cached:
+    version: int
+    summary: GroupSummary
+    computed_at: datetime
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Predictor:
+    """Answers prediction queries from a :class:`~.storage.Storage`, caching group summaries between writes.
+
+    Thread-safe; :meth:`predict_batch` blocks on storage I/O, so the HTTP layer runs it on a worker thread.
+
+    :param clock: the current time, aware (``last_updated``); injectable for tests.
+    :param cache_size: group summaries kept (the cache is emptied when full: cheap, and rare in practice).
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        cache_size: int = 4096,
+    ) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._cache_size = cache_size
+        self._cache: dict[tuple[tuple[str, str], ...], _Cached] = {}
+        self._lock = threading.Lock()
+
+    def predict_batch(self, queries: Sequence[PredictionQuery]) -> list[PredictionResponse]:
+        """Predictions for ``queries``, in order, all from one consistent snapshot; a repeated query is computed once."""
+        answers: dict[PredictionQuery, PredictionResponse] = {}
+        with self._storage.reader() as reader:
+            version = reader.version()
+            for query in queries:
+                if query not in answers:
+                    answers[query] = self._predict(reader, version, query)
+        return [answers[query] for query in queries]
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def _summary(
+        self, reader: StorageReader, version: int, dimensions: dict[str, str], count: int
+    ) -> tuple[GroupSummary, datetime, bool]:
+        key = tuple(sorted(dimensions.items()))
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and cached.version == version:
+            return cached.summary, cached.computed_at, True
+        summary = reader.summarize(dimensions, _ranks(count))
+        computed_at = self._clock()
+        with self._lock:
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            self._cache[key] = _Cached(version, summary, computed_at)
+        return summary, computed_at, False
+
+    def _predict(self, reader: StorageReader, version: int, query: PredictionQuery) -> PredictionResponse:
+        counts: list[int] = []
+        chosen = -1
+        for level, names in enumerate(FALLBACK_LEVELS):
+            counts.append(reader.count(_dimensions(query, names)))
+            if counts[-1] >= MIN_SAMPLES:
+                chosen = level
+                break
+        else:
+            # No level is large enough: the most specific one with any data (counts only grow as levels widen).
+            chosen = next((level for level, count in enumerate(counts) if count > 0), -1)
+        if chosen == -1:
+            return PredictionResponse(
+                prediction=None,
+                metadata=PredictionMetadata(
+                    sample_size=0,
+                    fallback_level=-1,
+                    confidence="none",
+                    last_updated=None,
+                    dimensions_matched=None,
+                    fallback_note=f"no events for task_type {query.task_type.value!r}",
+                ),
+            )
+        names = FALLBACK_LEVELS[chosen]
+        summary, computed_at, cache_hit = self._summary(reader, version, _dimensions(query, names), counts[chosen])
+        matched = _dimensions(query, DIMENSIONS)
         return PredictionResponse(
-            prediction=None,
+            prediction=_data(summary),
             metadata=PredictionMetadata(
-                sample_size=0,
-                fallback_level=-1,
-                confidence="none",
-                last_updated=None,
-                dimensions_matched=None,
-                fallback_note=f"no events for task_type {query.task_type.value!r}",
+                sample_size=summary.sample_size,
+                fallback_level=chosen,
+                confidence=_confidence(chosen, summary.sample_size),
+                last_updated=computed_at,
+                dimensions_matched={name: (matched[name] if name in names else None) for name in DIMENSIONS},
+                fallback_note=_note(counts, chosen),
+                cache_hit=cache_hit,
             ),
         )
-    names = FALLBACK_LEVELS[chosen]
-    summary = reader.summarize(_dimensions(query, names), _ranks(counts[chosen]))
-    if summary.sample_size != counts[chosen]:  # pragma: no cover - one snapshot: cannot differ
-        raise RuntimeError("the storage snapshot changed between count and summary")
-    matched = _dimensions(query, DIMENSIONS)
-    return PredictionResponse(
-        prediction=_data(summary),
-        metadata=PredictionMetadata(
-            sample_size=summary.sample_size,
-            fallback_level=chosen,
-            confidence=_confidence(chosen, summary.sample_size),
-            last_updated=now,
-            dimensions_matched={
-                name: (matched[name] if name in names else None) for name in DIMENSIONS
-            },
-            fallback_note=_note(counts, chosen),
-        ),
-    )
-
-
-def predict_batch(
-    storage: Storage, queries: Sequence[PredictionQuery], now: datetime
-) -> list[PredictionResponse]:
-    """Predictions for ``queries``, in order, from one consistent snapshot (blocking: run it on a worker thread).
-
-    A query repeated in the batch is computed once.
-    """
-    answers: dict[PredictionQuery, PredictionResponse] = {}
-    with storage.reader() as reader:
-        for query in queries:
-            if query not in answers:
-                answers[query] = predict(reader, query, now)
-    return [answers[query] for query in queries]

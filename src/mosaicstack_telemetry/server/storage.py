@@ -18,9 +18,11 @@ SQLite, as :class:`SQLiteStorage` uses it:
   writes alike, under the same lock. SQLite's shared-cache mode would allow separate reader connections, but it uses
   table locks that fail at once with ``SQLITE_LOCKED`` instead of waiting, which is exactly the error we avoid.
 
-Every accepted event is kept, one column per field. The index ``events_by_dimensions`` on
-``(task_type, provider, model, complexity)`` is ordered so that each prediction fallback level
-(:data:`.predictions.FALLBACK_LEVELS`) is a prefix of it: one index serves them all.
+Every accepted event is kept, one column per field. The index ``events_by_dimensions`` starts with
+``(task_type, provider, model, complexity)``, in that order so that each prediction fallback level
+(:data:`.predictions.FALLBACK_LEVELS`) is a prefix of it, and goes on with every column a prediction reads: counts
+and summaries read index entries only, never table rows. Percentile ranks are selected in SQL
+(:meth:`StorageReader.summarize`): Python receives a handful of values per group, not the group's rows.
 """
 
 from __future__ import annotations
@@ -54,7 +56,12 @@ __all__ = [
 #: The columns a prediction query can match on, by name (the :class:`~mosaicstack_telemetry.PredictionQuery` fields).
 DIMENSIONS = ("task_type", "model", "provider", "complexity")
 #: The columns whose order statistics (percentiles) a prediction needs.
-METRICS = ("actual_input_tokens", "actual_output_tokens", "actual_cost_usd_micros", "task_duration_ms")
+METRICS = (
+    "actual_input_tokens",
+    "actual_output_tokens",
+    "actual_cost_usd_micros",
+    "task_duration_ms",
+)
 
 #: Column name → value to match, keys among :data:`DIMENSIONS`.
 Dimensions = Mapping[str, str]
@@ -89,11 +96,14 @@ class GroupSummary:
     estimated_input_sum: int
     actual_output_sum: int
     estimated_output_sum: int
-    newest_received_at: datetime | None
 
 
 class StorageReader(Protocol):
     """Reads inside one snapshot (:meth:`Storage.reader`): counts and summaries stay consistent with each other."""
+
+    def version(self) -> int:
+        """A number that grows whenever events are added (caches of summaries compare it)."""
+        ...
 
     def count(self, dimensions: Dimensions) -> int:
         """How many events match ``dimensions`` (all events when empty)."""
@@ -115,9 +125,7 @@ class Storage(Protocol):
         """The key whose SHA-256 (hex) is ``key_sha256``, if any."""
         ...
 
-    def insert_events(
-        self, events: Sequence[TaskCompletionEvent], received_at: datetime
-    ) -> list[bool]:
+    def insert_events(self, events: Sequence[TaskCompletionEvent], received_at: datetime) -> list[bool]:
         """Store events atomically; per event, ``True`` if stored, ``False`` if its ``event_id`` already was.
 
         A repeat inside ``events`` is a duplicate of its first occurrence.
@@ -212,16 +220,28 @@ CREATE TABLE IF NOT EXISTS events (
 );
 
 -- Every fallback level is a prefix of this order: (task_type, provider, model, complexity) → (task_type, provider,
--- model) → (task_type, provider) → (task_type).
-CREATE INDEX IF NOT EXISTS events_by_dimensions ON events (task_type, provider, model, complexity);
+-- model) → (task_type, provider) → (task_type). The index also covers every column a prediction reads, so a
+-- prediction scans index entries only, never the table's rows.
+CREATE INDEX IF NOT EXISTS events_by_dimensions ON events (
+    task_type, provider, model, complexity,
+    actual_input_tokens, actual_output_tokens, actual_cost_usd_micros, task_duration_ms,
+    estimated_input_tokens, estimated_output_tokens, quality_gate_passed, outcome
+);
 
 PRAGMA user_version = {_SCHEMA_VERSION};
 """
 
-_INSERT = (
-    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _EVENT_COLUMNS)}) "
-    "ON CONFLICT (event_id) DO NOTHING"
+_COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
+_PLACEHOLDERS = ", ".join("?" for _ in _EVENT_COLUMNS)
+_INSERT = f"INSERT INTO events ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS}) ON CONFLICT DO NOTHING"  # noqa: S608
+
+_AGGREGATES = (
+    "SELECT count(*), coalesce(sum(quality_gate_passed), 0), coalesce(sum(outcome = 'success'), 0),"
+    " coalesce(sum(CASE WHEN estimated_input_tokens > 0 THEN actual_input_tokens END), 0),"
+    " coalesce(sum(CASE WHEN estimated_input_tokens > 0 THEN estimated_input_tokens END), 0),"
+    " coalesce(sum(CASE WHEN estimated_output_tokens > 0 THEN actual_output_tokens END), 0),"
+    " coalesce(sum(CASE WHEN estimated_output_tokens > 0 THEN estimated_output_tokens END), 0)"
+    " FROM events"
 )
 
 #: Seconds a connection waits for another *process* holding the database lock.
@@ -274,9 +294,7 @@ def _where(dimensions: Dimensions) -> tuple[str, list[str]]:
     names = [name for name in DIMENSIONS if name in dimensions]
     if not names:
         return "", []
-    return " WHERE " + " AND ".join(f"{name} = ?" for name in names), [
-        dimensions[name] for name in names
-    ]
+    return " WHERE " + " AND ".join(f"{name} = ?" for name in names), [dimensions[name] for name in names]
 
 
 class _SQLiteReader:
@@ -287,39 +305,25 @@ class _SQLiteReader:
 
     def count(self, dimensions: Dimensions) -> int:
         where, params = _where(dimensions)
-        (count,) = self._connection.execute(f"SELECT count(*) FROM events{where}", params).fetchone()  # noqa: S608
+        sql = f"SELECT count(*) FROM events{where}"  # noqa: S608 - names from DIMENSIONS only
+        (count,) = self._connection.execute(sql, params).fetchone()
         return int(count)
 
+    def version(self) -> int:
+        # Events are never deleted or updated: the highest rowid grows with every insert, from any connection.
+        (version,) = self._connection.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()
+        return int(version)
+
     def summarize(self, dimensions: Dimensions, ranks: Mapping[str, Sequence[int]]) -> GroupSummary:
+        unknown = set(ranks) - set(METRICS)
+        if unknown:
+            raise ValueError(f"unknown metric: {sorted(unknown)}")
         where, params = _where(dimensions)
-        aggregates = self._connection.execute(
-            "SELECT count(*), coalesce(sum(quality_gate_passed), 0), coalesce(sum(outcome = 'success'), 0),"
-            " coalesce(sum(CASE WHEN estimated_input_tokens > 0 THEN actual_input_tokens END), 0),"
-            " coalesce(sum(CASE WHEN estimated_input_tokens > 0 THEN estimated_input_tokens END), 0),"
-            " coalesce(sum(CASE WHEN estimated_output_tokens > 0 THEN actual_output_tokens END), 0),"
-            " coalesce(sum(CASE WHEN estimated_output_tokens > 0 THEN estimated_output_tokens END), 0),"
-            f" max(received_at) FROM events{where}",  # noqa: S608 - names from DIMENSIONS only
-            params,
-        ).fetchone()
+        aggregates = self._connection.execute(_AGGREGATES + where, params).fetchone()
         order_statistics: dict[str, dict[int, int]] = {metric: {} for metric in ranks}
         wanted = {metric: sorted(set(r)) for metric, r in ranks.items() if r}
         if wanted and aggregates[0]:
-            # One sort per metric, done by SQLite in C over the rows the index selects; only the ranked values
-            # come back to Python (never the rows).
-            selects, all_params = [], []
-            for index, (metric, metric_ranks) in enumerate(wanted.items()):
-                if metric not in METRICS:
-                    raise ValueError(f"unknown metric: {metric!r}")
-                selects.append(
-                    f"SELECT {index} AS m, rn, v FROM ("  # noqa: S608 - names from METRICS only
-                    f"SELECT {metric} AS v, row_number() OVER (ORDER BY {metric}) AS rn"
-                    f" FROM events{where}) WHERE rn IN ({', '.join('?' for _ in metric_ranks)})"
-                )
-                all_params += [*params, *metric_ranks]
-            metrics = list(wanted)
-            for m, rank, value in self._connection.execute(" UNION ALL ".join(selects), all_params):
-                order_statistics[metrics[m]][int(rank)] = int(value)
-        newest = aggregates[7]
+            self._order_statistics(where, params, wanted, order_statistics)
         return GroupSummary(
             sample_size=int(aggregates[0]),
             order_statistics=order_statistics,
@@ -329,8 +333,37 @@ class _SQLiteReader:
             estimated_input_sum=int(aggregates[4]),
             actual_output_sum=int(aggregates[5]),
             estimated_output_sum=int(aggregates[6]),
-            newest_received_at=None if newest is None else datetime.fromisoformat(newest),
         )
+
+    def _order_statistics(
+        self,
+        where: str,
+        params: list[str],
+        wanted: Mapping[str, Sequence[int]],
+        into: dict[str, dict[int, int]],
+    ) -> None:
+        """Select the ranked values of each metric, sorting in SQLite and returning only those values.
+
+        Per metric, SQLite reads the group from the covering index, sorts it (in C) and inserts it in that order into
+        the connection's in-memory temp table ``ranked``, whose rowids are then the 1-based ranks; the ranks wanted
+        are read back by rowid. This costs one sort per metric — measured about twice as fast as ``row_number()``
+        window functions in SQLite 3.40 — and hands Python a handful of values instead of the group's rows.
+        """
+        connection = self._connection
+        for metric, metric_ranks in wanted.items():
+            connection.execute("DELETE FROM temp.ranked")  # emptied: rowids start at 1 again
+            connection.execute(
+                f"INSERT INTO temp.ranked (v) SELECT {metric} FROM events{where} ORDER BY {metric}",  # noqa: S608
+                params,
+            )
+            placeholders = ", ".join("?" for _ in metric_ranks)
+            rows = connection.execute(
+                f"SELECT rowid, v FROM temp.ranked WHERE rowid IN ({placeholders})",  # noqa: S608
+                list(metric_ranks),
+            )
+            for rank, value in rows:
+                into[metric][int(rank)] = int(value)
+        connection.execute("DELETE FROM temp.ranked")
 
 
 class SQLiteStorage:
@@ -358,7 +391,7 @@ class SQLiteStorage:
         """The database file, or ``":memory:"``."""
         return self._path
 
-    def _connect(self, *, read_only: bool = False) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT ourselves (the same on 3.10-3.13).
         # check_same_thread=False: connections move between worker threads, always under a lock or the pool.
         connection = sqlite3.connect(
@@ -367,8 +400,9 @@ class SQLiteStorage:
             isolation_level=None,
             check_same_thread=False,
         )
-        if read_only:
-            connection.execute("PRAGMA query_only = ON")
+        # Scratch space for rank selection (_SQLiteReader._order_statistics), private to the connection, in memory.
+        connection.execute("PRAGMA temp_store = MEMORY")
+        connection.execute("CREATE TEMP TABLE IF NOT EXISTS ranked (v INTEGER)")
         return connection
 
     def _check_open(self) -> None:
@@ -403,9 +437,7 @@ class SQLiteStorage:
 
     # -- events -------------------------------------------------------------------------------------------------------
 
-    def insert_events(
-        self, events: Sequence[TaskCompletionEvent], received_at: datetime
-    ) -> list[bool]:
+    def insert_events(self, events: Sequence[TaskCompletionEvent], received_at: datetime) -> list[bool]:
         received = _iso(received_at)
         rows = [_row(event, received) for event in events]  # outside the lock: pure Python work
         stored = []
@@ -430,12 +462,12 @@ class SQLiteStorage:
     def fetch_event(self, event_id: UUID) -> TaskCompletionEvent | None:
         with self._read_connection() as connection:
             row = connection.execute(
-                f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE event_id = ?",  # noqa: S608
+                f"SELECT {_COLUMN_LIST} FROM events WHERE event_id = ?",  # noqa: S608
                 (str(event_id),),
             ).fetchone()
         if row is None:
             return None
-        fields = dict(zip(_EVENT_COLUMNS, row))
+        fields = dict(zip(_EVENT_COLUMNS, row, strict=True))
         del fields["received_at"]
         fields["quality_gate_passed"] = bool(fields["quality_gate_passed"])
         fields["quality_gates_run"] = json.loads(fields["quality_gates_run"])
@@ -465,7 +497,7 @@ class SQLiteStorage:
             self._check_open()
             connection = self._idle_readers.pop() if self._idle_readers else None
         if connection is None:
-            connection = self._connect(read_only=True)
+            connection = self._connect()
         try:
             yield connection
         finally:

@@ -1,0 +1,310 @@
+"""The reference server (issue: local reference server): ingest rate and prediction latency at 100k events.
+
+Run: ``nox -s bench`` or ``python benchmarks/bench_server.py``. The server runs in this process on its own thread
+(``run_in_thread``) over a WAL-mode SQLite file in a temporary directory — the configuration a developer runs.
+
+* **Ingest**: one client *process* posts ready-made 100-event batches, one after another on a keep-alive
+  connection; events/s stored, against the baseline of the same batches inserted straight into the storage
+  (no HTTP, no JSON, no validation) in the same run.
+* **Predictions**: 100k events over a skewed mix of task types, models, providers and complexities (popular
+  combinations have thousands of events, rare ones a handful); one batch of 20 queries (exact hits, fallbacks at
+  every level, one with no data) over HTTP, cold (summary cache cleared before each batch) and warm (cached).
+  Baseline, same run: the same 20 predictions computed by loading each group's rows into Python and sorting them
+  there — what "not loading every row" avoids.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _timing import print_table
+
+from mosaicstack_telemetry import PredictionQuery, TaskCompletionEvent, _wire
+from mosaicstack_telemetry._protocol import (
+    EVENTS_PATH,
+    PREDICTIONS_PATH,
+    decode_prediction_response,
+    encode_prediction_request,
+)
+from mosaicstack_telemetry.server import FALLBACK_LEVELS, SQLiteStorage, nearest_rank
+from mosaicstack_telemetry.server.runner import ServerThread, run_in_thread
+
+INGEST_BATCHES = 300
+STORED_EVENTS = 100_000
+PREDICTION_ROUNDS = 15
+
+TASK_TYPES = [
+    "implementation",
+    "debugging",
+    "testing",
+    "code_review",
+    "refactoring",
+    "planning",
+    "documentation",
+    "configuration",
+    "unknown",
+]  # no "security_audit": one query finds no data at all
+MODELS = {
+    "anthropic": ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"],
+    "openai": ["gpt-5", "gpt-5-mini", "o4-mini"],
+    "google": ["gemini-2.5-pro", "gemini-2.5-flash"],
+}
+COMPLEXITIES = ["low", "medium", "high", "critical"]
+
+
+def event_fields(rng: random.Random, instance_id: str) -> dict[str, Any]:
+    """One event; the mix is skewed (weights 1/rank) like real usage: a few combinations dominate."""
+    task_type = rng.choices(TASK_TYPES, weights=[1 / (i + 1) for i in range(len(TASK_TYPES))])[0]
+    provider = rng.choices(list(MODELS), weights=[6, 3, 1])[0]
+    model = rng.choices(MODELS[provider], weights=[1 / (i + 1) for i in range(len(MODELS[provider]))])[0]
+    estimated_in = rng.randint(0, 50_000)
+    estimated_out = rng.randint(0, 10_000)
+    return {
+        "instance_id": instance_id,
+        "task_duration_ms": rng.randint(1_000, 3_600_000),
+        "task_type": task_type,
+        "complexity": rng.choices(COMPLEXITIES, weights=[4, 3, 2, 1])[0],
+        "harness": "claude_code",
+        "model": model,
+        "provider": provider,
+        "estimated_input_tokens": estimated_in,
+        "estimated_output_tokens": estimated_out,
+        "actual_input_tokens": int(estimated_in * rng.uniform(0.5, 2.0)),
+        "actual_output_tokens": int(estimated_out * rng.uniform(0.5, 2.0)),
+        "estimated_cost_usd_micros": rng.randint(0, 2_000_000),
+        "actual_cost_usd_micros": rng.randint(0, 2_000_000),
+        "quality_gate_passed": rng.random() < 0.8,
+        "quality_gates_run": ["lint", "test"],
+        "quality_gates_failed": [],
+        "context_compactions": rng.randint(0, 3),
+        "context_rotations": 0,
+        "context_utilization_final": rng.random(),
+        "outcome": rng.choices(["success", "failure", "partial", "timeout"], weights=[7, 1, 1, 1])[0],
+        "retry_count": rng.randint(0, 3),
+        "language": "python",
+    }
+
+
+# -- ingest -----------------------------------------------------------------------------------------------------------
+
+
+def _client_process(url: str, api_key: str, instance_id: str, batches: int, reply: Connection) -> None:
+    """Build the bodies first, then post them one after another and report the wall time of the posting alone."""
+    rng = random.Random(1)
+    bodies = [
+        _wire.dumps({"events": [TaskCompletionEvent(**event_fields(rng, instance_id)) for _ in range(100)]})
+        for _ in range(batches + 1)
+    ]
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=url, headers=headers, timeout=60.0) as http:
+        http.post(EVENTS_PATH, content=bodies.pop()).raise_for_status()  # warm-up: connection, first-time code
+        started = time.perf_counter()
+        for body in bodies:
+            response = http.post(EVENTS_PATH, content=body)
+            assert response.json()["accepted"] == 100, response.text
+        reply.send(time.perf_counter() - started)
+
+
+def bench_ingest(directory: Path) -> None:
+    with SQLiteStorage(directory / "ingest.sqlite3") as storage, run_in_thread(storage=storage) as server:
+        context = multiprocessing.get_context("spawn")
+        receiving, sending = context.Pipe(duplex=False)
+        client = context.Process(
+            target=_client_process,
+            args=(server.url, server.api_key, str(server.instance_id), INGEST_BATCHES, sending),
+        )
+        client.start()
+        elapsed: float = receiving.recv()
+        client.join()
+        stored = storage.count_events()
+        assert stored == (INGEST_BATCHES + 1) * 100
+    http_rate = INGEST_BATCHES * 100 / elapsed
+
+    rng = random.Random(2)
+    instance = "12345678-1234-1234-1234-123456789abc"
+    batches = [[TaskCompletionEvent(**event_fields(rng, instance)) for _ in range(100)] for _ in range(INGEST_BATCHES)]
+    now = datetime.now(timezone.utc)
+    with SQLiteStorage(directory / "baseline.sqlite3") as storage:
+        started = time.perf_counter()
+        for batch in batches:
+            storage.insert_events(batch, now)
+        raw_rate = INGEST_BATCHES * 100 / (time.perf_counter() - started)
+    print_table(
+        f"Ingest: {INGEST_BATCHES} batches of 100 events, one client process, WAL file",
+        [
+            ("storage.insert_events, no HTTP (baseline)", f"{raw_rate:,.0f} ev/s", "1.00×"),
+            (
+                "POST /v1/events/batch over loopback",
+                f"{http_rate:,.0f} ev/s",
+                f"{http_rate / raw_rate:.2f}× ({elapsed / INGEST_BATCHES * 1e3:.2f} ms per batch)",
+            ),
+        ],
+    )
+
+
+# -- predictions ------------------------------------------------------------------------------------------------------
+
+
+def fill(storage: SQLiteStorage, count: int) -> float:
+    rng = random.Random(3)
+    instance = "12345678-1234-1234-1234-123456789abc"
+    now = datetime.now(timezone.utc)
+    started = time.perf_counter()
+    for _ in range(count // 1_000):
+        batch = [TaskCompletionEvent(**event_fields(rng, instance)) for _ in range(1_000)]
+        storage.insert_events(batch, now)
+    return time.perf_counter() - started
+
+
+def twenty_queries() -> list[PredictionQuery]:
+    """12 popular exact combinations, 4 rare ones, 2 unknown models, 1 unknown provider model, 1 without data."""
+    wire = [
+        *(
+            {"task_type": t, "model": m, "provider": p, "complexity": c}
+            for t, m, p, c in [
+                ("implementation", "claude-sonnet-4-5", "anthropic", "low"),
+                ("implementation", "claude-sonnet-4-5", "anthropic", "medium"),
+                ("implementation", "claude-opus-4-1", "anthropic", "high"),
+                ("implementation", "gpt-5", "openai", "low"),
+                ("debugging", "claude-sonnet-4-5", "anthropic", "low"),
+                ("debugging", "gpt-5", "openai", "medium"),
+                ("testing", "claude-sonnet-4-5", "anthropic", "low"),
+                ("testing", "claude-haiku-4-5", "anthropic", "medium"),
+                ("code_review", "claude-sonnet-4-5", "anthropic", "low"),
+                ("refactoring", "claude-sonnet-4-5", "anthropic", "medium"),
+                ("planning", "gpt-5", "openai", "low"),
+                ("documentation", "claude-sonnet-4-5", "anthropic", "low"),
+                # rare: few exact events, fall back
+                ("unknown", "gemini-2.5-flash", "google", "critical"),
+                ("configuration", "o4-mini", "openai", "critical"),
+                ("documentation", "gemini-2.5-flash", "google", "critical"),
+                ("planning", "claude-haiku-4-5", "anthropic", "critical"),
+                # unknown models: level 2 (task type + provider)
+                ("implementation", "claude-next", "anthropic", "medium"),
+                ("debugging", "gpt-6", "openai", "high"),
+                # a provider nobody uses for testing: level 3
+                ("testing", "mistral-large", "mistral", "medium"),
+                # no data at all: -1
+                ("security_audit", "claude-sonnet-4-5", "anthropic", "high"),
+            ]
+        )
+    ]
+    return [PredictionQuery.model_validate(q) for q in wire]
+
+
+def load_every_row(storage: SQLiteStorage, queries: Sequence[PredictionQuery]) -> None:
+    """Baseline: pick the level by counting, then fetch the group's rows and sort them in Python."""
+    columns = "actual_input_tokens, actual_output_tokens, actual_cost_usd_micros, task_duration_ms"
+    connection = storage._writer  # the benchmark's own shortcut: a direct read on the file's connection
+    for query in queries:
+        values = {
+            "task_type": query.task_type.value,
+            "model": query.model,
+            "provider": query.provider.value,
+            "complexity": query.complexity.value,
+        }
+        for names in FALLBACK_LEVELS:
+            where = " AND ".join(f"{name} = ?" for name in names)
+            params = [values[name] for name in names]
+            rows = connection.execute(f"SELECT {columns} FROM events WHERE {where}", params).fetchall()  # noqa: S608
+            if len(rows) >= 10:
+                break
+        if rows:
+            for column in zip(*rows, strict=True):
+                ordered = sorted(column)
+                _ = [ordered[nearest_rank(p, len(ordered)) - 1] for p in (10, 25, 50, 75, 90)]
+
+
+def percentile(samples: Sequence[float], percent: int) -> float:
+    ordered = sorted(samples)
+    return ordered[nearest_rank(percent, len(ordered)) - 1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.1f} ms"
+
+
+def bench_predictions(directory: Path) -> None:
+    with SQLiteStorage(directory / "predictions.sqlite3") as storage:
+        fill_seconds = fill(storage, STORED_EVENTS)
+        queries = twenty_queries()
+        body = encode_prediction_request(queries)
+        with (
+            run_in_thread(storage=storage) as server,
+            httpx.Client(
+                base_url=server.url,
+                headers={"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"},
+                timeout=60.0,
+            ) as http,
+        ):
+            answers = decode_prediction_response(http.post(PREDICTIONS_PATH, content=body).content)
+            cold = timed_batches(server, http, body, clear_cache=True)
+            warm = timed_batches(server, http, body, clear_cache=False)
+        baseline = []
+        for _ in range(PREDICTION_ROUNDS):
+            started = time.perf_counter()
+            load_every_row(storage, queries)
+            baseline.append(time.perf_counter() - started)
+
+    levels = [answer.metadata.fallback_level for answer in answers]
+    samples = sum(answer.metadata.sample_size for answer in answers)
+    largest = max(answer.metadata.sample_size for answer in answers)
+    print(
+        f"\nPredictions: {STORED_EVENTS:,} events stored ({STORED_EVENTS / fill_seconds:,.0f} ev/s straight into"
+        f" storage); 20 queries at fallback levels {sorted(levels)}, {samples:,} events in their groups"
+        f" (largest {largest:,})"
+    )
+    base = statistics.median(baseline)
+    print_table(
+        f"Latency of one 20-query batch, median / p90 of {PREDICTION_ROUNDS}",
+        [
+            (
+                "rows loaded into Python and sorted there (baseline, no HTTP)",
+                f"{ms(base)} / {ms(percentile(baseline, 90))}",
+                "1.00×",
+            ),
+            (
+                "POST /v1/predictions/batch, cold (summaries computed in SQL)",
+                f"{ms(statistics.median(cold))} / {ms(percentile(cold, 90))}",
+                f"{statistics.median(cold) / base:.2f}×",
+            ),
+            (
+                "POST /v1/predictions/batch, warm (summary cache)",
+                f"{ms(statistics.median(warm))} / {ms(percentile(warm, 90))}",
+                f"{statistics.median(warm) / base:.2f}×",
+            ),
+        ],
+    )
+
+
+def timed_batches(server: ServerThread, http: httpx.Client, body: bytes, *, clear_cache: bool) -> list[float]:
+    samples = []
+    predictor = server.app.state.predictor
+    for _ in range(PREDICTION_ROUNDS):
+        if clear_cache:
+            predictor.clear_cache()
+        started = time.perf_counter()
+        response = http.post(PREDICTIONS_PATH, content=body)
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.text
+    return samples
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as directory:
+        bench_ingest(Path(directory))
+        bench_predictions(Path(directory))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,456 @@
+"""The HTTP layer: Telemetry API v1 as an ASGI app (Starlette), parsing and answering with the package's own models.
+
+Requests are read with :mod:`mosaicstack_telemetry._wire` and the models (:class:`~mosaicstack_telemetry.
+TaskCompletionEvent`, the prediction envelope in :mod:`mosaicstack_telemetry._protocol`), and replies written with
+them, so the server and the client share one wire format and cannot drift apart.
+
+Every request, in this order (the first failure answers; every error body is JSON ``{"detail": "...", "errors":
+[...]}`` — never a traceback, never a 500 for anything a client can send):
+
+1. faults (:mod:`.faults`), when the server's plan has any;
+2. ``Authorization: Bearer <64 hex>`` — missing or malformed → 401, unknown key → 403;
+3. ``Content-Type: application/json`` → else 415;
+4. the body, at most ``max_body_bytes`` → else 413;
+5. JSON → else 400;
+6. the envelope: an object with 1–100 ``events`` / ``queries`` → else 422.
+
+``POST /v1/events/batch`` then judges each event on its own: a valid one is stored unless its ``event_id`` is already
+stored (or repeated earlier in the batch): ``duplicate``; an invalid one is rejected with the validation errors. One
+event whose ``instance_id`` is not the key's instance fails the whole request with 403 (the seeds: 403 means a
+key/instance mismatch, a configuration error the client must not retry), and nothing is stored. The reply is
+HTTP 200 ``{accepted, rejected, results}`` (200 also when every event was rejected), results in request order. An event without an ``event_id`` gets a new one (the
+model's default), reported in its result; an event whose ``event_id`` cannot be read (not an object, not a UUID) is
+reported under the nil UUID ``00000000-0000-0000-0000-000000000000`` — its position in ``results`` identifies it.
+
+``POST /v1/predictions/batch`` answers ``{"results": [...]}`` in query order (:mod:`.predictions`).
+``GET /healthz`` answers ``{"status": "ok"}`` without authentication, and is exempt from faults.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+import anyio
+import anyio.to_thread
+import attrs
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import _wire
+from .._protocol import (
+    EVENTS_PATH,
+    MAX_PREDICTION_QUERIES,
+    PREDICTIONS_PATH,
+    decode_prediction_request,
+    encode_prediction_response,
+)
+from ..batch import MAX_BATCH_SIZE, BatchEventResponse, BatchEventResult
+from ..errors import ValidationError
+from ..events import TaskCompletionEvent
+from .faults import Decision, FaultPlan
+from .keys import is_well_formed, verify_key
+from .predictions import Predictor
+from .storage import Storage
+
+__all__ = ["HEALTH_PATH", "MAX_BODY_BYTES", "create_app"]
+
+logger = logging.getLogger("mosaicstack_telemetry.server")
+
+HEALTH_PATH = "/healthz"
+#: Default request body limit: 100 events take ~70 KB; this leaves room for pretty-printed JSON.
+MAX_BODY_BYTES = 1024 * 1024
+#: An oversized body is read and discarded up to this many times the limit before the 413, so the client (which
+#: sends its whole body before reading) gets the 413 instead of a reset connection; beyond it we stop reading.
+_DRAIN_FACTOR = 16
+#: How often fault waits check whether the plan was released (the server is stopping).
+_POLL_SECONDS = 0.02
+
+_NIL_UUID = UUID(int=0)
+_SUPPORTED_SCHEMA = re.compile(r"1(\.\d+)?")
+_JSON = "application/json"
+
+
+class ApiError(Exception):
+    """An error answered as JSON ``{"detail": ..., "errors": [...]}`` with ``status``."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: Sequence[str] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+
+def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(_wire.dumps(payload), status_code=status, media_type=_JSON, headers=headers)
+
+
+def _error_body(detail: str, errors: Sequence[str] = ()) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": detail}
+    if errors:
+        body["errors"] = list(errors)
+    return body
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- per-event judgement ----------------------------------------------------------------------------------------------
+
+
+@attrs.define
+class _Verdict:
+    event: TaskCompletionEvent | None
+    event_id: UUID
+    #: as far as it could be read, for the key check (also from an otherwise invalid event)
+    instance_id: UUID | None
+    error: str | None = None
+
+
+def _readable_uuid(value: Any) -> UUID | None:
+    if isinstance(value, str):
+        try:
+            return UUID(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _server_checks(event: TaskCompletionEvent) -> str | None:
+    """What the server refuses although the model accepts it."""
+    if _SUPPORTED_SCHEMA.fullmatch(event.schema_version) is None:
+        return f"schema_version={event.schema_version!r} is not supported (this server reads 1.x)"
+    return None
+
+
+def _judge(item: Any) -> _Verdict:
+    """Validate one element of ``events`` with the package's own model; never raises."""
+    if not isinstance(item, dict):
+        kind = "null" if item is None else type(item).__name__
+        return _Verdict(None, _NIL_UUID, None, f"expected an object, got {kind}")
+    event_id = _readable_uuid(item.get("event_id")) or _NIL_UUID
+    instance_id = _readable_uuid(item.get("instance_id"))
+    try:
+        event = _wire.structure(item, TaskCompletionEvent)
+    except ValidationError as error:
+        return _Verdict(None, event_id, instance_id, "; ".join(error.errors))
+    except Exception as error:  # pragma: no cover - a model bug must cost one event, not the whole request
+        logger.exception("validating an event raised %s", type(error).__name__)
+        return _Verdict(None, event_id, instance_id, f"invalid event ({type(error).__name__}: {error})")
+    problem = _server_checks(event)
+    if problem is not None:
+        return _Verdict(None, event.event_id, event.instance_id, problem)
+    return _Verdict(event, event.event_id, event.instance_id)
+
+
+def _batch_items(data: Any, key: str, limit: int) -> list[Any]:
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        raise ApiError(422, f'expected a JSON object {{"{key}": [...]}}')
+    items: list[Any] = data[key]
+    if not 1 <= len(items) <= limit:
+        raise ApiError(422, f"{key} must hold 1 to {limit} items, got {len(items)}")
+    return items
+
+
+# -- the API ----------------------------------------------------------------------------------------------------------
+
+
+class _Api:
+    """The endpoints, bound to one server's storage, faults and limits."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        faults: FaultPlan,
+        predictor: Predictor,
+        max_body_bytes: int,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.storage = storage
+        self.faults = faults
+        self.predictor = predictor
+        self.max_body_bytes = max_body_bytes
+        self.clock = clock
+
+    async def healthz(self, request: Request) -> Response:
+        return _json_response(200, {"status": "ok", "api_version": "v1"})
+
+    async def post_events(self, request: Request) -> Response:
+        instance_id = await self._authenticate(request)
+        _, data = await self._read_json(request)
+        verdicts = [_judge(item) for item in _batch_items(data, "events", MAX_BATCH_SIZE)]
+        mismatched = [
+            f"events[{index}].instance_id={str(verdict.instance_id)!r}"
+            for index, verdict in enumerate(verdicts)
+            if verdict.instance_id is not None and verdict.instance_id != instance_id
+        ]
+        if mismatched:
+            raise ApiError(403, "instance_id does not match the api key", errors=mismatched)
+        for verdict in verdicts:
+            if verdict.event is not None and self.faults.reject_event():
+                verdict.event, verdict.error = None, "rejected by fault injection"
+        valid = [verdict for verdict in verdicts if verdict.event is not None]
+        if valid:
+            events = [verdict.event for verdict in valid if verdict.event is not None]
+            stored = await anyio.to_thread.run_sync(self.storage.insert_events, events, self.clock())
+            for verdict, was_stored in zip(valid, stored, strict=True):
+                if not was_stored:
+                    verdict.error = "duplicate"
+        results = [
+            BatchEventResult(
+                event_id=verdict.event_id,
+                status="accepted" if verdict.error is None else "rejected",
+                error=verdict.error,
+            )
+            for verdict in verdicts
+        ]
+        accepted = sum(1 for verdict in verdicts if verdict.error is None)
+        reply = BatchEventResponse(accepted=accepted, rejected=len(verdicts) - accepted, results=results)
+        return _json_response(200, reply)
+
+    async def post_predictions(self, request: Request) -> Response:
+        await self._authenticate(request)
+        body, data = await self._read_json(request)
+        _batch_items(data, "queries", MAX_PREDICTION_QUERIES)
+        try:
+            queries = decode_prediction_request(body)
+        except ValidationError as error:
+            raise ApiError(422, "invalid prediction queries", errors=error.errors) from None
+        answers = await anyio.to_thread.run_sync(self.predictor.predict_batch, queries)
+        return Response(encode_prediction_response(answers), media_type=_JSON)
+
+    async def _authenticate(self, request: Request) -> UUID:
+        header = request.headers.get("authorization")
+        if header is None:
+            raise _unauthorized("missing Authorization header (expected: Bearer <api key>)")
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not is_well_formed(token):
+            raise _unauthorized("malformed Authorization header (expected: Bearer <64 hexadecimal characters>)")
+        instance_id = await anyio.to_thread.run_sync(verify_key, self.storage, token)
+        if instance_id is None:
+            raise ApiError(403, "unknown api key")
+        return instance_id
+
+    async def _read_json(self, request: Request) -> tuple[bytes, Any]:
+        content_type = request.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != _JSON:
+            raise ApiError(415, f"Content-Type must be {_JSON}")
+        body = await self._read_body(request)
+        try:
+            return body, _wire.loads(body)
+        except (ValueError, RecursionError) as error:
+            raise ApiError(400, f"invalid JSON: {error}") from None
+
+    async def _read_body(self, request: Request) -> bytes:
+        limit = self.max_body_bytes
+        too_large = ApiError(413, f"request body exceeds {limit} bytes")
+        declared = request.headers.get("content-length", "")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            if declared.isdigit() and int(declared) > limit * _DRAIN_FACTOR:
+                raise too_large
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit * _DRAIN_FACTOR:
+                    raise too_large
+                if size <= limit:
+                    chunks.append(chunk)
+        except ClientDisconnect:
+            raise ApiError(400, "the client disconnected while sending the body") from None
+        if size > limit:
+            raise too_large
+        return b"".join(chunks)
+
+
+def _unauthorized(detail: str) -> ApiError:
+    return ApiError(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+# -- error handlers ---------------------------------------------------------------------------------------------------
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)  # noqa: S101 - registered for ApiError only
+    return _json_response(exc.status, _error_body(exc.detail, exc.errors), exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    return _json_response(exc.status_code, _error_body(str(exc.detail)), exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    # Starlette logs nothing here and re-raises after replying; uvicorn logs the traceback server-side.
+    return _json_response(500, _error_body("internal server error"))
+
+
+# -- faults -----------------------------------------------------------------------------------------------------------
+
+
+async def _pause(plan: FaultPlan, seconds: float) -> None:
+    """Sleep ``seconds`` (``inf``: forever), waking early when the plan is released (the server stops)."""
+    deadline = anyio.current_time() + seconds
+    while not plan.released:
+        remaining = deadline - anyio.current_time()
+        if remaining <= 0:
+            return
+        await anyio.sleep(min(remaining, _POLL_SECONDS))
+
+
+class FaultMiddleware:
+    """Pure ASGI middleware applying a :class:`~.faults.FaultPlan` to every API request (not ``/healthz``)."""
+
+    def __init__(self, app: ASGIApp, plan: FaultPlan) -> None:
+        self.app = app
+        self.plan = plan
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == HEALTH_PATH:
+            await self.app(scope, receive, send)
+            return
+        decision = self.plan.decide()
+        if decision.delay:
+            await _pause(self.plan, decision.delay)
+        if decision.hang:
+            await self._hang(receive, send)
+            return
+        if decision.status is not None:
+            headers = {} if decision.retry_after is None else {"Retry-After": decision.retry_after}
+            response = _json_response(decision.status, _error_body(f"injected fault: HTTP {decision.status}"), headers)
+            await response(scope, receive, self._send(send, decision))
+            return
+        await self.app(scope, receive, self._send(send, decision))
+
+    async def _hang(self, receive: Receive, send: Send) -> None:
+        """Hold the request until the client disconnects, or answer 503 when the server stops first.
+
+        One task polls: ``receive()`` under a short timeout (cancelling it is safe: the ASGI server keeps the
+        message), then the plan's release flag. No child task, so nothing to cancel across tasks at shutdown.
+        """
+        disconnected = False
+        while not (disconnected or self.plan.released):
+            with anyio.move_on_after(_POLL_SECONDS):
+                disconnected = (await receive())["type"] == "http.disconnect"
+        if not disconnected:
+            body = _wire.dumps(_error_body("the server is shutting down"))
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", _JSON.encode()),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+    def _send(self, send: Send, decision: Decision) -> Send:
+        if not (decision.drop or decision.drip):
+            return send
+        plan = self.plan
+        dropped = False
+
+        async def faulty_send(message: Message) -> None:
+            nonlocal dropped
+            if dropped:
+                return  # the connection is "gone": swallow the rest of the reply
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            body: bytes = message.get("body", b"")
+            more_body: bool = message.get("more_body", False)
+            if decision.drop:
+                # Half the body, then return without finishing: the ASGI server closes the connection.
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": body[: len(body) // 2],
+                        "more_body": True,
+                    }
+                )
+                dropped = True
+                return
+            for index in range(len(body)):
+                if plan.released:
+                    await send({"type": "http.response.body", "body": body[index:], "more_body": True})
+                    break
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": body[index : index + 1],
+                        "more_body": True,
+                    }
+                )
+                await _pause(plan, decision.drip)
+            await send({"type": "http.response.body", "body": b"", "more_body": more_body})
+
+        return faulty_send
+
+
+# -- the app ----------------------------------------------------------------------------------------------------------
+
+
+def create_app(
+    storage: Storage,
+    *,
+    faults: FaultPlan | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    clock: Callable[[], datetime] = _utc_now,
+    predictor: Predictor | None = None,
+) -> Starlette:
+    """The reference server as an ASGI app over ``storage``.
+
+    :param faults: the fault plan this server obeys (a new, empty one by default; see ``app.state.faults``).
+    :param max_body_bytes: the request body limit (413 above it).
+    :param clock: aware "now": events' ``received_at`` (and, unless ``predictor`` is given, ``last_updated``).
+    :param predictor: answers prediction queries (default: a :class:`~.predictions.Predictor` over ``storage``).
+
+    The app's ``state`` holds ``storage``, ``faults`` and ``predictor``.
+    """
+    plan = FaultPlan() if faults is None else faults
+    api = _Api(
+        storage=storage,
+        faults=plan,
+        predictor=Predictor(storage, clock=clock) if predictor is None else predictor,
+        max_body_bytes=max_body_bytes,
+        clock=clock,
+    )
+    app = Starlette(
+        routes=[
+            Route(HEALTH_PATH, api.healthz, methods=["GET"]),
+            Route(EVENTS_PATH, api.post_events, methods=["POST"]),
+            Route(PREDICTIONS_PATH, api.post_predictions, methods=["POST"]),
+        ],
+        middleware=[Middleware(FaultMiddleware, plan=plan)],
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+    )
+    app.state.storage = storage
+    app.state.faults = plan
+    app.state.predictor = api.predictor
+    return app

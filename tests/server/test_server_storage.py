@@ -1,0 +1,175 @@
+"""API keys (hashed, constant-time compare) and the SQLite storage behind the :class:`Storage` interface."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+
+from mosaicstack_telemetry import TaskCompletionEvent
+from mosaicstack_telemetry.server import SQLiteStorage, Storage, create_key, hash_key, verify_key
+from mosaicstack_telemetry.server.keys import is_well_formed
+
+from ._server_support import wire_event
+
+NOW = datetime(2026, 2, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def storage() -> Iterator[SQLiteStorage]:
+    with SQLiteStorage() as store:
+        yield store
+
+
+def event(**fields: object) -> TaskCompletionEvent:
+    return TaskCompletionEvent.model_validate(wire_event(uuid4(), **fields))
+
+
+def test_sqlite_storage_is_a_storage() -> None:
+    """The HTTP layer sees only the interface (checked by mypy through this assignment)."""
+    store: Storage = SQLiteStorage()
+    store.close()
+
+
+# -- keys -------------------------------------------------------------------------------------------------------------
+
+
+def test_create_and_verify_a_key(storage: SQLiteStorage) -> None:
+    key = create_key(storage, label="ci")
+    assert is_well_formed(key.key)
+    assert key.key == key.key.lower()
+    assert key.instance_id == verify_key(storage, key.key)
+    assert key.instance_id == verify_key(storage, key.key.upper())
+    assert "key=" not in repr(key)
+    assert key.key not in repr(key)
+
+
+def test_only_the_hash_is_stored(tmp_path: Path) -> None:
+    path = tmp_path / "keys.sqlite3"
+    with SQLiteStorage(path) as store:
+        key = create_key(store)
+        record = store.find_key(hash_key(key.key))
+        assert record is not None
+        assert hashlib.sha256(key.key.encode()).hexdigest() == record.key_sha256
+        assert key.instance_id == record.instance_id
+    with sqlite3.connect(path) as raw:
+        dump = "\n".join(raw.iterdump())
+    raw.close()
+    assert key.key not in dump
+    assert hash_key(key.key) in dump
+
+
+@pytest.mark.parametrize("candidate", ["", "a" * 63, "a" * 65, "z" * 64, " " + "a" * 63, "é" * 64])
+def test_malformed_keys_verify_to_nothing(storage: SQLiteStorage, candidate: str) -> None:
+    assert verify_key(storage, candidate) is None
+
+
+def test_unknown_key_verifies_to_nothing(storage: SQLiteStorage) -> None:
+    create_key(storage)
+    assert verify_key(storage, "ab" * 32) is None
+
+
+def test_fixed_key_and_instance(storage: SQLiteStorage) -> None:
+    key = create_key(storage, "12345678-1234-4234-8234-123456789abc", key="AB" * 32)
+    assert ("ab" * 32, UUID("12345678-1234-4234-8234-123456789abc")) == (key.key, key.instance_id)
+    assert key.instance_id == verify_key(storage, "ab" * 32)
+
+
+def test_create_key_rejects_bad_input(storage: SQLiteStorage) -> None:
+    with pytest.raises(ValueError, match="64 hexadecimal"):
+        create_key(storage, key="short")
+    with pytest.raises(ValueError, match="badly formed"):
+        create_key(storage, "not-a-uuid")
+
+
+# -- events -----------------------------------------------------------------------------------------------------------
+
+
+def test_insert_reports_duplicates_and_stores_the_rest(storage: SQLiteStorage) -> None:
+    first, second = event(), event()
+    assert [True, True, False] == storage.insert_events([first, second, first], NOW)
+    assert [False, True] == storage.insert_events([second, event()], NOW)
+    assert 3 == storage.count_events()
+
+
+def test_a_failed_insert_stores_nothing(storage: SQLiteStorage) -> None:
+    """The batch is one transaction: an error half-way rolls back what came before."""
+    good = event()
+    broken = event()
+    broken.model = None  # type: ignore[assignment]  # NOT NULL: fails inside the transaction
+    with pytest.raises(sqlite3.IntegrityError):
+        storage.insert_events([good, broken], NOW)
+    assert 0 == storage.count_events()
+    assert [True] == storage.insert_events([good], NOW)
+
+
+def test_fetch_event(storage: SQLiteStorage) -> None:
+    stored = event(quality_gates_failed=["lint"], repo_size_category="tiny")
+    storage.insert_events([stored], NOW)
+    assert stored == storage.fetch_event(stored.event_id)
+    assert storage.fetch_event(uuid4()) is None
+
+
+def test_reader_rejects_unknown_names(storage: SQLiteStorage) -> None:
+    with storage.reader() as reader:
+        with pytest.raises(ValueError, match="unknown dimensions"):
+            reader.count({"harness": "aider"})
+        with pytest.raises(ValueError, match="unknown metric"):
+            reader.summarize({}, {"retry_count": [1]})
+
+
+def test_reader_counts_and_summarizes(storage: SQLiteStorage) -> None:
+    storage.insert_events([event(actual_input_tokens=v) for v in (30, 10, 20)], NOW)
+    with storage.reader() as reader:
+        assert 3 == reader.count({})
+        assert 3 == reader.count({"task_type": "implementation", "provider": "anthropic"})
+        assert 0 == reader.count({"task_type": "testing"})
+        assert reader.version() > 0
+        summary = reader.summarize({"task_type": "implementation"}, {"actual_input_tokens": [1, 2, 3]})
+        assert {1: 10, 2: 20, 3: 30} == summary.order_statistics["actual_input_tokens"]
+        empty = reader.summarize({"task_type": "testing"}, {"actual_input_tokens": [1]})
+        assert (0, {}) == (empty.sample_size, empty.order_statistics["actual_input_tokens"])
+
+
+def test_close_is_idempotent_and_final() -> None:
+    store = SQLiteStorage()
+    store.close()
+    store.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        store.insert_events([event()], NOW)
+    with pytest.raises(RuntimeError, match="closed"):
+        store.add_key("0" * 64, uuid4())
+
+
+def test_file_storage_reads_in_parallel_with_writes(tmp_path: Path) -> None:
+    """WAL: readers on their own pooled connections see consistent snapshots while the writer commits."""
+    with SQLiteStorage(tmp_path / "wal.sqlite3") as store:
+        assert "wal" == store._writer.execute("PRAGMA journal_mode").fetchone()[0]
+        errors: list[BaseException] = []
+        done = threading.Event()
+
+        def read() -> None:
+            try:
+                while not done.is_set():
+                    with store.reader() as reader:
+                        count = reader.count({})
+                        assert 0 == count % 50  # never half a batch
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+        readers = [threading.Thread(target=read) for _ in range(4)]
+        for thread in readers:
+            thread.start()
+        for _ in range(20):
+            store.insert_events([event() for _ in range(50)], NOW)
+        done.set()
+        for thread in readers:
+            thread.join(10)
+        assert [] == errors
+        assert 1_000 == store.count_events()
