@@ -25,7 +25,7 @@ def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
 
 
 def _pytest(session: nox.Session) -> None:
-    _install(session, "test", extras="[trio,server,fast]")
+    _install(session, "test", extras="[trio,server,fast,cli]")
     session.run(
         "pytest",
         "--cov",
@@ -64,6 +64,13 @@ def tests_all(session: nox.Session) -> None:
 
 
 @nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: the reference server on loopback, a simulated workload through the client, predictions."""
+    session.install(".[server,cli,trio,fast]")
+    session.run("mosaic-telemetry", "demo", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check (incl. ASYNC and bandit rules) and ruff format --check."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
@@ -74,7 +81,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src, tests, benchmarks and this file."""
-    _install(session, "typecheck", "test", "bench", extras="[trio,server,fast]")
+    _install(session, "typecheck", "test", "bench", extras="[trio,server,fast,cli]")
     session.install("nox")
     session.run("mypy")
 
