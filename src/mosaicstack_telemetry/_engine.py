@@ -56,6 +56,9 @@ MAX_BATCHES_WAITING = 1
 SUBMITTERS = 2
 
 
+#: Longest a client start waits to look the server's address up (see _resolve_server).
+RESOLVE_SECONDS = 2.0
+
 #: Wanted predictions are re-fetched this long (at most a tenth of the TTL) before they expire.
 REFRESH_MARGIN_SECONDS = 60.0
 
@@ -165,6 +168,8 @@ class Engine:
                 self._cancel_scope = scope
                 async with self._open_http() as http:
                     self._http = http
+                    if self._transport is None:
+                        await self._resolve_server()
                     send, receive = anyio.create_memory_object_stream[Batch](MAX_BATCHES_WAITING)
                     async with anyio.create_task_group() as tasks:
                         tasks.start_soon(self._batcher, send)
@@ -189,12 +194,10 @@ class Engine:
         )
 
     async def _background(self) -> None:
-        """Tasks that run until stop, which cancels them: the prediction refresher and the address lookup."""
+        """Tasks that run until stop, which cancels them: the prediction refresher."""
         with self._background_scope:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self._refresher)
-                if self._transport is None:
-                    tasks.start_soon(self._resolve_server)
 
     # -- predictions --------------------------------------------------------------------------------------------------
 
@@ -232,12 +235,14 @@ class Engine:
                 await anyio.sleep(backoff_delay(failures))
 
     async def _resolve_server(self) -> None:
-        """Remember the server's address now, so that a flush at interpreter exit needs no DNS lookup."""
+        """Remember the server's address before start returns, so that a flush at interpreter exit — perhaps a
+        moment later, in a short script — needs no DNS lookup. Bounded; on failure names are resolved as usual."""
         url = httpx.URL(self.config.server_url)
-        try:
-            await self.network.resolve(url.host, url.port or (443 if url.scheme == "https" else 80))
-        except OSError:
-            logger.debug("mosaicstack-telemetry: could not resolve %s at start", url.host)
+        with anyio.move_on_after(min(self.config.request_timeout_seconds, RESOLVE_SECONDS)):
+            try:
+                await self.network.resolve(url.host, url.port or (443 if url.scheme == "https" else 80))
+            except Exception as error:
+                logger.debug("mosaicstack-telemetry: could not resolve %s at start: %s", url.host, error)
 
     @property
     def running(self) -> bool:
@@ -379,7 +384,7 @@ class Engine:
                 delay = max(delay, result.retry_after)
             self._resume_at = anyio.current_time() + delay
             if attempt + 1 < attempts:
-                await self._pause(delay)
+                await self._pause(delay, server_asked=result.retry_after or 0.0)
         self._acc.failed_batches += 1
         self._failed_cycles += 1
         lost = self._queue.put_back(batch)
@@ -391,9 +396,11 @@ class Engine:
             f" ({lost} oldest dropped: queue full)" if lost else "",
         )
 
-    async def _pause(self, delay: float) -> None:
-        """Sleep before a retry; stop and flush cut it short."""
-        with anyio.move_on_after(delay):
+    async def _pause(self, delay: float, *, server_asked: float) -> None:
+        """Sleep before a retry. Stop and flush cut our own backoff short, but not what the server asked for with
+        Retry-After: hammering a rate limit during a flush would only fail faster (stop's deadline still bounds it)."""
+        await anyio.sleep(min(server_asked, delay))
+        with anyio.move_on_after(delay - server_asked):
             await self._hurry.wait()
 
     async def _attempt(self, batch: Batch) -> _Attempt:

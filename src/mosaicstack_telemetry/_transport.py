@@ -12,6 +12,7 @@ address changes is followed as usual.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import socket
 import ssl
 from collections.abc import Iterable
@@ -41,12 +42,11 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
 
     async def resolve(self, host: str, port: int) -> None:
         """Look ``host`` up once (at start), so an address is known even if nothing connected before exit."""
-        if (host, port) in self._known:
-            return
-        with anyio.move_on_after(5):
-            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            if infos:
-                self.remember(host, port, str(infos[0][4][0]))
+        if (host, port) in self._known or _is_ip_literal(host):
+            return  # an address needs no lookup (and asyncio would still send it to a worker thread)
+        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        if infos:
+            self.remember(host, port, str(infos[0][4][0]))
 
     async def connect_tcp(
         self,
@@ -73,6 +73,14 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore calls it only for retries
         await self._inner.sleep(seconds)
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @functools.cache

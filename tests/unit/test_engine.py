@@ -413,3 +413,14 @@ async def test_a_subclass_of_the_event_is_accepted() -> None:
         client.track(MyEvent(**event().model_dump()))
         await client.flush_async()
     assert 1 == len(server.delivered)
+
+
+async def test_flush_cuts_our_backoff_but_not_the_servers_retry_after() -> None:
+    """A flush during a 429's Retry-After: 30 still waits the 30 s the server asked for (no hammering)."""
+    limited = httpx.Response(429, headers={"Retry-After": "30"})
+    server = FakeServer(limited, 202)
+    async with client_for(server, shutdown_timeout_seconds=60) as client:
+        client.track(event())
+        await client.flush_async()
+    assert 2 == len(server.requests)
+    assert server.request_times[1] - server.request_times[0] >= 30
