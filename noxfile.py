@@ -71,6 +71,13 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Build the MkDocs site in strict mode (a broken reference fails the build)."""
+    _install(session, "docs", extras="[trio,server,cli]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check (incl. ASYNC and bandit rules) and ruff format --check."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
