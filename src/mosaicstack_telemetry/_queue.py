@@ -23,19 +23,29 @@ __all__ = ["EventQueue"]
 
 
 class _Counter:
-    """A thread-safe, lock-free event counter: ``itertools.count.__next__`` is one atomic C call."""
+    """A thread-safe, lock-free counter for hot paths: ``itertools.count.__next__`` is one atomic C call.
 
-    __slots__ = ("_count", "increment")
+    Reading must not disturb it, and ``count`` offers no read (its pickle support, which exposed one, is going
+    away in 3.14): a read takes the next number too and remembers how many reads there were. Reads are rare
+    (stats) and serialized by a lock; increments never take it.
+    """
+
+    __slots__ = ("_count", "_read_lock", "_reads", "increment")
 
     def __init__(self) -> None:
-        self._count = itertools.count(1)
+        self._count = itertools.count()
         self.increment = self._count.__next__
+        self._reads = 0
+        self._read_lock = threading.Lock()
 
     @property
     def value(self) -> int:
-        """The number of increments so far (``count.__reduce__`` exposes the next value without consuming it)."""
-        next_value = self._count.__reduce__()[1][0]
-        return int(next_value) - 1
+        """The number of increments so far."""
+        with self._read_lock:
+            drawn = next(self._count)  # = increments + earlier reads
+            value = drawn - self._reads
+            self._reads += 1
+            return value
 
 
 class EventQueue:

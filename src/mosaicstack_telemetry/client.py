@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import logging
 import math
+import os
 import threading
 import time
 import weakref
@@ -72,25 +73,41 @@ class TelemetryClient:
         self._config = config
         self._sync_backend = sync_backend
         self._transport = transport
+        self._clock = clock
         self._drop_reason = self._refusal_reason()
         self._settings = _usable(config)
-        self._queue = EventQueue(max_size=self._settings.max_queue_size)
-        self._append, self._count_append, self._waiting = self._queue.producer_calls()
         self._accepted: type = TaskCompletionEvent if self._drop_reason is None else _Refused
-        self._max_size = self._queue.max_size
-        self._accounting = Accounting(self._queue)
-        self._cache = PredictionCache(self._settings.prediction_cache_ttl_seconds, clock=clock)
-        self._predictions = PredictionFetcher(self._settings, self._cache, self._accounting)
         # A batch is "full" at batch_size events, or when the queue itself is full (max_queue_size < batch_size).
         self._full_batch = min(self._settings.batch_size, self._settings.max_queue_size)
-        self._overflow_log = _OverflowLog(self._queue, clock)
         self._logged_once: set[str] = set()
+        self._atexit_registered = False
+        self._fresh_state()
+        _LIVE_CLIENTS.add(self)
+
+    def _fresh_state(self) -> None:
+        """Queue, counters, cache, locks and the (absent) core: set at construction, and anew in a forked child."""
+        self._pid = os.getpid()
+        self._queue = EventQueue(max_size=self._settings.max_queue_size)
+        self._append, self._count_append, self._waiting = self._queue.producer_calls()
+        self._max_size = self._queue.max_size
+        self._accounting = Accounting(self._queue)
+        self._cache = PredictionCache(self._settings.prediction_cache_ttl_seconds, clock=self._clock)
+        self._predictions = PredictionFetcher(self._settings, self._cache, self._accounting)
+        self._overflow_log = _OverflowLog(self._queue, self._clock)
         self._engine: Engine | None = None
         self._waker: Waker = IDLE_WAKER  # while stopped: nothing to wake
         self._lifecycle = threading.Lock()  # start()/stop() from several threads
         self._thread: threading.Thread | None = None
+        self._thread_ready = threading.Event()
         self._portal: anyio.from_thread.BlockingPortal | None = None
-        self._atexit_registered = False
+
+    def _after_fork_in_child(self) -> None:
+        """Forget everything the parent owns — its loop, thread, portal, sockets and queued events (the parent
+        sends those) — and keep working: a client that ran on its own thread starts a new one on first use."""
+        was_on_own_thread = self._thread is not None
+        self._fresh_state()
+        if was_on_own_thread:
+            self._waker = _StartOnFirstUse(self)
 
     def _refusal_reason(self) -> str | None:
         """Why ``track()`` must drop everything (and warn once about lesser problems), or ``None``."""
@@ -122,6 +139,10 @@ class TelemetryClient:
                 self._count_append()
                 waiting = self._waiting()
                 if waiting == 1 or waiting >= self._full_batch:  # a full queue is a full batch too
+                    if self._pid != os.getpid():  # forked without the at-fork hook (rare): see _after_fork_in_child
+                        self._after_fork_in_child()
+                        self.track(event)
+                        return
                     if not self._waker.pending:
                         self._waker.wake()
                     if waiting >= self._max_size:
@@ -328,6 +349,9 @@ class TelemetryClient:
 
     def start(self) -> None:
         """Start sending in the background on a daemon thread this client owns. No-op if disabled or running."""
+        self._start_thread(wait=True)
+
+    def _start_thread(self, *, wait: bool) -> None:
         if self._drop_reason == DropReason.DISABLED:
             return
         with self._lifecycle:
@@ -342,11 +366,14 @@ class TelemetryClient:
                 daemon=True,
             )
             thread.start()
+            self._thread, self._thread_ready = thread, ready
+            if not wait:  # from track() in a forked child: never block the caller
+                return
             ready.wait()
             if failure:
                 thread.join()
+                self._thread = None
                 raise RuntimeError("mosaicstack-telemetry: could not start the client's thread") from failure[0]
-            self._thread = thread
 
     def _run_thread(self, ready: threading.Event, failure: list[BaseException]) -> None:
         async def main() -> None:
@@ -366,8 +393,13 @@ class TelemetryClient:
     def stop(self) -> None:
         """Flush what is queued and stop, within ``shutdown_timeout_seconds``. Safe to call if not started."""
         with self._lifecycle:
-            portal, thread = self._portal, self._thread
-            if portal is None or thread is None:
+            thread = self._thread
+            if thread is None:
+                return
+            self._thread_ready.wait(self._settings.shutdown_timeout_seconds)  # a thread still starting (after fork)
+            portal = self._portal
+            if portal is None:  # it failed to start
+                self._thread = None
                 return
             if thread is threading.current_thread():
                 raise RuntimeError("stop() cannot run on the client's own thread; use stop_async()")
@@ -423,6 +455,33 @@ def _flush_at_exit(client_ref: weakref.ref[TelemetryClient]) -> None:
             client._flush_at_exit()
         except Exception:
             logger.exception("mosaicstack-telemetry: flush at exit failed")
+
+
+class _StartOnFirstUse(Waker):
+    """The waker of a forked child's client that ran on its own thread: the first wake starts a new thread."""
+
+    def __init__(self, client: TelemetryClient) -> None:
+        self.pending = False
+        self._client = weakref.ref(client)
+
+    def wake(self) -> None:
+        self.pending = True
+        client = self._client()
+        if client is not None:
+            client._start_thread(wait=False)
+
+
+#: Every client alive, so that a forked child can reset them all (weakly held: the hook keeps none alive).
+_LIVE_CLIENTS: weakref.WeakSet[TelemetryClient] = weakref.WeakSet()
+
+
+def _reset_clients_in_child() -> None:
+    for client in list(_LIVE_CLIENTS):
+        client._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_clients_in_child)
 
 
 class _Refused:

@@ -1,0 +1,142 @@
+"""Fork safety: a client forked while another thread tracks — by os.fork and by multiprocessing's fork start
+method — resets itself in the child, which sends its own events on a thread of its own; the parent sends its
+own. Every event arrives exactly once and nothing hangs. Real processes, real time, the real server."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+import time
+import traceback
+
+import pytest
+
+from mosaicstack_telemetry import TaskCompletionEvent, TelemetryClient
+from mosaicstack_telemetry.server.runner import ServerThread
+
+from .conftest import config_for, events_for
+
+pytestmark = [
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork"),
+    # 3.12+ warns that forking a multi-threaded process may deadlock the child: that is what is under test.
+    pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning"),
+]
+
+
+def wait_for_exit(pid: int, seconds: float = 30.0) -> int:
+    """The child's exit status; kills it (and fails) if it hangs."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail(f"forked child {pid} hung")
+
+
+def child_sends(client: TelemetryClient, events: list[TaskCompletionEvent]) -> None:
+    """What the child does: track its own events, then stop (which flushes them)."""
+    for event in events:
+        client.track(event)
+    client.stop()
+    stats = client.stats
+    if (stats.tracked, stats.sent) != (len(events), len(events)):
+        sys.stderr.write(f"child stats: {stats}\n")
+        os._exit(3)
+
+
+def tracking_thread(client: TelemetryClient, events: list[TaskCompletionEvent]) -> threading.Thread:
+    def run() -> None:
+        for event in events:
+            client.track(event)
+            time.sleep(0.0002)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def assert_exactly_once(server: ServerThread, *groups: list[TaskCompletionEvent]) -> None:
+    expected = [event for group in groups for event in group]
+    assert len(expected) == server.storage.count_events()
+    assert all(server.storage.fetch_event(event.event_id) is not None for event in expected)
+
+
+def test_os_fork_while_another_thread_tracks(server: ServerThread) -> None:
+    """os.fork() mid-burst: the parent's and the child's events each arrive exactly once."""
+    parent_events, child_events = events_for(server, 400), events_for(server, 150)
+    client = TelemetryClient(config_for(server, submit_interval_seconds=0.05))
+    client.start()
+    tracker = tracking_thread(client, parent_events)
+    time.sleep(0.02)
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 0
+        try:
+            child_sends(client, child_events)
+        except BaseException:  # noqa: BLE001 - report through the exit code, never into pytest
+            traceback.print_exc()
+            code = 2
+        os._exit(code)
+    tracker.join()
+    status = wait_for_exit(pid)
+    client.stop()
+    assert 0 == status
+    assert_exactly_once(server, parent_events, child_events)
+    assert 400 == client.stats.sent
+
+
+def test_multiprocessing_fork_workers(server: ServerThread) -> None:
+    """Two multiprocessing workers (fork start method) send their own events; the parent keeps sending its own."""
+    parent_events = events_for(server, 200)
+    worker_events = [events_for(server, 100), events_for(server, 100)]
+    client = TelemetryClient(config_for(server, submit_interval_seconds=0.05))
+    client.start()
+    tracker = tracking_thread(client, parent_events)
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=child_sends, args=(client, events)) for events in worker_events]
+    for worker in workers:
+        worker.start()
+    tracker.join()
+    for worker in workers:
+        worker.join(30)
+        assert 0 == worker.exitcode
+    client.stop()
+    assert_exactly_once(server, parent_events, *worker_events)
+
+
+def test_a_client_started_on_a_user_loop_is_reset_but_not_restarted_in_the_child(server: ServerThread) -> None:
+    """A forked child of an asyncio app gets an idle client with an empty queue; its own start sends its events."""
+    import anyio
+
+    parent_events, child_events = events_for(server, 5), events_for(server, 5)
+
+    async def main() -> None:
+        async with TelemetryClient(config_for(server)) as client:
+            for event in parent_events:
+                client.track(event)
+            pid = os.fork()
+            if pid == 0:
+                code = 0
+                try:
+                    assert not client.is_running
+                    assert 0 == client.queue_size
+                    child_sends_with_own_start(client, child_events)
+                except BaseException:  # noqa: BLE001
+                    traceback.print_exc()
+                    code = 2
+                os._exit(code)
+            assert 0 == await anyio.to_thread.run_sync(wait_for_exit, pid)
+
+    anyio.run(main)
+    assert_exactly_once(server, parent_events, child_events)
+
+
+def child_sends_with_own_start(client: TelemetryClient, events: list[TaskCompletionEvent]) -> None:
+    with client:
+        for event in events:
+            client.track(event)
