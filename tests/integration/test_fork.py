@@ -78,7 +78,7 @@ def test_os_fork_while_another_thread_tracks(server: ServerThread) -> None:
         code = 0
         try:
             child_sends(client, child_events)
-        except BaseException:  # noqa: BLE001 - report through the exit code, never into pytest
+        except BaseException:
             traceback.print_exc()
             code = 2
         os._exit(code)
@@ -126,7 +126,7 @@ def test_a_client_started_on_a_user_loop_is_reset_but_not_restarted_in_the_child
                     assert not client.is_running
                     assert 0 == client.queue_size
                     child_sends_with_own_start(client, child_events)
-                except BaseException:  # noqa: BLE001
+                except BaseException:
                     traceback.print_exc()
                     code = 2
                 os._exit(code)
