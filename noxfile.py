@@ -47,12 +47,12 @@ def _pyenv_interpreters() -> list[str]:
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     found = []
     for version in PYTHONS:
+        installed = sorted(root.glob(f"{version}.*/bin/python{version}")) if root.is_dir() else []
         on_path = shutil.which(f"python{version}")
-        candidates = sorted(root.glob(f"{version}.*/bin/python{version}")) if root.is_dir() else []
-        if on_path:
+        if installed:
+            found.append(str(installed[-1]))
+        elif on_path and "/shims/" not in on_path:  # a pyenv shim fails for versions not selected globally
             found.append(on_path)
-        elif candidates:
-            found.append(str(candidates[-1]))
     return found
 
 
