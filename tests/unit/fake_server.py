@@ -58,16 +58,9 @@ class FakeServer:
             return await self.predict(request)
         self.requests.append(request)
         self.request_times.append(anyio.current_time())
-        reply: Reply = self.script.popleft() if self.script else 202
-        if reply == "hang":
-            await anyio.sleep_forever()
-        if isinstance(reply, Exception):
-            raise reply
-        if isinstance(reply, httpx.Response):
-            return reply
-        assert isinstance(reply, int)
-        if reply >= 300:
-            return httpx.Response(reply, json={"detail": f"scripted {reply}"})
+        status = await _play(self.script, default=202)
+        if isinstance(status, httpx.Response):
+            return status
         events = json.loads(request.content)["events"]
         results = []
         for event in events:
@@ -79,29 +72,37 @@ class FakeServer:
                 results.append({"event_id": event["event_id"], "status": "rejected", "error": reason})
         accepted = sum(r["status"] == "accepted" for r in results)
         body = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
-        return httpx.Response(reply, json=body)
+        return httpx.Response(status, json=body)
 
     async def predict(self, request: httpx.Request) -> httpx.Response:
         """Answer each query with a prediction whose sample_size counts the requests so far (to tell fetches apart)."""
         queries = json.loads(request.content)["queries"]
         self.prediction_requests.append(queries)
         self.prediction_request_times.append(anyio.current_time())
-        reply: Reply = self.prediction_script.popleft() if self.prediction_script else 200
-        if reply == "hang":
-            await anyio.sleep_forever()
-        if isinstance(reply, Exception):
-            raise reply
-        if isinstance(reply, httpx.Response):
-            return reply
-        assert isinstance(reply, int)
-        if reply >= 300:
-            return httpx.Response(reply, json={"detail": f"scripted {reply}"})
+        status = await _play(self.prediction_script, default=200)
+        if isinstance(status, httpx.Response):
+            return status
         generation = len(self.prediction_requests)
-        return httpx.Response(200, json={"results": [prediction(query, generation) for query in queries]})
+        return httpx.Response(status, json={"results": [prediction(query, generation) for query in queries]})
 
     @property
     def batch_sizes(self) -> list[int]:
         return [len(json.loads(r.content)["events"]) for r in self.requests]
+
+
+async def _play(script: deque[Reply], *, default: int) -> int | httpx.Response:
+    """The next scripted reply: hang, raise, a ready response (an error status becomes one), or a 2xx status."""
+    reply: Reply = script.popleft() if script else default
+    if reply == "hang":
+        await anyio.sleep_forever()
+    if isinstance(reply, Exception):
+        raise reply
+    if isinstance(reply, httpx.Response):
+        return reply
+    assert isinstance(reply, int)
+    if reply >= 300:
+        return httpx.Response(reply, json={"detail": f"scripted {reply}"})
+    return reply
 
 
 def prediction(query: dict[str, Any], sample_size: int) -> dict[str, Any]:
