@@ -216,10 +216,15 @@ def bench_delivery(url: str, count: int = 20_000) -> None:
 # -- event-loop stall ---------------------------------------------------------------------------------------------
 
 
-def bench_stall(url: str, seconds: float = 3.0, rate: int = 20_000) -> None:
+def bench_stall(url: str, seconds: float = 2.0, rate: int = 20_000, runs: int = 3) -> None:
+    """The lag a 1 ms-sleeping probe task sees, with and without the client sending, runs interleaved.
+
+    The machine is shared: a single max is mostly noise, so the table gives medians over runs of the max and of
+    the 99th percentile, for the producer alone (baseline) and the producer plus the client.
+    """
     events = [TaskCompletionEvent(**FIELDS) for _ in range(rate // 100)]
 
-    async def run(with_client: bool) -> tuple[float, int]:
+    async def run(with_client: bool) -> tuple[float, float, int]:
         lags: list[float] = []
         client = TelemetryClient(config(url, max_queue_size=100_000, submit_interval_seconds=0.5))
         done = anyio.Event()
@@ -245,19 +250,28 @@ def bench_stall(url: str, seconds: float = 3.0, rate: int = 20_000) -> None:
             tasks.start_soon(probe)
             tasks.start_soon(produce)
         await client.stop_async()
-        return max(lags), client.stats.sent
+        lags.sort()
+        return lags[-1], lags[int(len(lags) * 0.99)], client.stats.sent
 
-    idle_lag, _ = anyio.run(run, False)
-    busy_lag, sent = anyio.run(run, True)
-    batches = max(1, sent // 100)
+    results: dict[bool, list[tuple[float, float, int]]] = {False: [], True: []}
+    for _ in range(runs):
+        for with_client in (False, True):
+            results[with_client].append(anyio.run(run, with_client))
+    idle_max = statistics.median(r[0] for r in results[False])
+    idle_p99 = statistics.median(r[1] for r in results[False])
+    busy_max = statistics.median(r[0] for r in results[True])
+    busy_p99 = statistics.median(r[1] for r in results[True])
+    batches = statistics.median(r[2] for r in results[True]) // 100
+    added = busy_max - idle_max
+    verdict = "meets" if added <= 0.002 else "MISSES"
     print_table(
-        f"Longest event-loop stall, asyncio, {rate:,} events/s for {seconds:.0f} s (lag probe: 1 ms sleeps)",
+        f"Event-loop lag, asyncio, {rate:,} events/s for {seconds:.0f} s (1 ms probe; medians of {runs} runs)",
         [
-            ("producer alone (baseline)", f"{idle_lag * 1e3:,.2f} ms", ""),
+            ("producer alone: max / p99 (baseline)", f"{idle_max * 1e3:.2f} / {idle_p99 * 1e3:.2f} ms", ""),
             (
-                f"producer + client ({batches} batches sent)",
-                f"{busy_lag * 1e3:,.2f} ms",
-                f"{'meets' if busy_lag <= 0.002 + idle_lag else 'MISSES'} (target ≤ 2 ms per batch)",
+                f"producer + client ({batches:.0f} batches): max / p99",
+                f"{busy_max * 1e3:.2f} / {busy_p99 * 1e3:.2f} ms",
+                f"max added {added * 1e3:.2f} ms ({verdict}: target ≤ 2 ms per batch)",
             ),
         ],
     )

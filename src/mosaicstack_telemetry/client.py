@@ -139,11 +139,11 @@ class TelemetryClient:
                 self._count_append()
                 waiting = self._waiting()
                 if waiting == 1 or waiting >= self._full_batch:  # a full queue is a full batch too
-                    if self._pid != os.getpid():  # forked without the at-fork hook (rare): see _after_fork_in_child
-                        self._after_fork_in_child()
-                        self.track(event)
-                        return
                     if not self._waker.pending:
+                        if self._pid != os.getpid():  # forked without the at-fork hook (rare): start afresh
+                            self._after_fork_in_child()
+                            self.track(event)
+                            return
                         self._waker.wake()
                     if waiting >= self._max_size:
                         self._overflow_log.maybe_log()
