@@ -172,6 +172,22 @@ async def test_a_connection_dropped_mid_reply_is_retried_and_the_duplicates_coun
     assert_accounted(client, caplog, server)
 
 
+async def test_a_malformed_reply_body_counts_the_batch_as_sent(
+    server: ServerThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 200 whose body is not JSON: the server took the batch; the client logs it and counts it sent."""
+    server.faults.garble_next(1)
+    events = events_for(server, 6)
+    async with TelemetryClient(config_for(server)) as client:
+        for event in events:
+            client.track(event)
+        await client.flush_async()
+    assert 6 == len(stored(server, events))
+    assert (6, 0) == (client.stats.sent, client.stats.retried)
+    assert "unreadable body" in caplog.text
+    assert_accounted(client, caplog, server)
+
+
 async def test_partial_rejection_and_duplicates(server: ServerThread, caplog: pytest.LogCaptureFixture) -> None:
     """Every 3rd event rejected by the server; an event tracked twice is a duplicate, counted as delivered."""
     server.faults.reject_every_k = 3

@@ -249,3 +249,14 @@ def test_plan_rejects_bad_settings() -> None:
         plan.reject_every_k = -2
     with pytest.raises(ValueError, match="per_seconds"):
         RateLimit(5, 0)
+
+
+def test_garble_next_stores_the_events_but_answers_with_a_body_that_is_not_json(
+    reference_server: ServerThread, client: httpx.Client
+) -> None:
+    """garble_next: the request is handled (events stored), the 200 reply's body is same-length garbage."""
+    reference_server.faults.garble_next(1)
+    response = client.post(EVENTS_PATH, json={"events": [wire_event(reference_server.instance_id)]})
+    assert 200 == response.status_code
+    assert {ord("#")} == set(response.content)
+    assert 1 == reference_server.storage.count_events()

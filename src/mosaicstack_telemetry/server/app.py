@@ -367,7 +367,7 @@ class FaultMiddleware:
             await send({"type": "http.response.body", "body": body})
 
     def _send(self, send: Send, decision: Decision) -> Send:
-        if not (decision.drop or decision.drip):
+        if not (decision.drop or decision.drip or decision.garble):
             return send
         plan = self.plan
         dropped = False
@@ -381,6 +381,11 @@ class FaultMiddleware:
                 return
             body: bytes = message.get("body", b"")
             more_body: bool = message.get("more_body", False)
+            if decision.garble:  # same length, so Content-Length still holds; not JSON any more
+                body = b"#" * len(body)
+                if not (decision.drop or decision.drip):
+                    await send({**message, "body": body})
+                    return
             if decision.drop:
                 # Half the body, then return without finishing: the ASGI server closes the connection.
                 await send(

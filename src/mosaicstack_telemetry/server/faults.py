@@ -74,6 +74,8 @@ class Decision:
     retry_after: str | None = None
     hang: bool = False
     drop: bool = False
+    #: handle the request, then send a reply body of the same length that is not JSON
+    garble: bool = False
 
 
 @attrs.frozen
@@ -92,6 +94,7 @@ class _OneShot:
     retry_after: str | None = None
     hang: bool = False
     drop: bool = False
+    garble: bool = False
 
 
 class FaultPlan:
@@ -145,6 +148,10 @@ class FaultPlan:
     def drop_next(self, count: int = 1) -> None:
         """Handle the next ``count`` requests, then close the connection half-way through the reply."""
         self._enqueue(count, _OneShot(drop=True))
+
+    def garble_next(self, count: int = 1) -> None:
+        """Handle the next ``count`` requests (events are stored), then answer with a body that is not JSON."""
+        self._enqueue(count, _OneShot(garble=True))
 
     def _enqueue(self, count: int, fault: _OneShot) -> None:
         if count < 0:
@@ -242,6 +249,7 @@ class FaultPlan:
                     retry_after=fault.retry_after,
                     hang=fault.hang,
                     drop=fault.drop,
+                    garble=fault.garble,
                 )
             if self._hang or self._drop:
                 self._injected += 1
