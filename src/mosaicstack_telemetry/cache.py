@@ -36,6 +36,8 @@ class PredictionCache:
     """
 
     def __init__(self, ttl_seconds: float = 21600.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if not isinstance(ttl_seconds, (int, float)) or isinstance(ttl_seconds, bool) or not ttl_seconds > 0:
+            raise ValueError(f"ttl_seconds={ttl_seconds!r} must be a positive number")
         self.ttl_seconds = ttl_seconds
         self._clock = clock
         self._entries: OrderedDict[PredictionQuery, _Entry] = OrderedDict()

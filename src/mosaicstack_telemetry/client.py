@@ -70,6 +70,10 @@ class TelemetryClient:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not isinstance(config, TelemetryConfig):
+            raise TypeError(f"config must be a TelemetryConfig, not {type(config).__name__}")
+        if sync_backend not in ("asyncio", "trio"):
+            raise ValueError(f"sync_backend={sync_backend!r} is not one of 'asyncio', 'trio'")
         self._config = config
         self._sync_backend = sync_backend
         self._transport = transport

@@ -424,3 +424,11 @@ async def test_flush_cuts_our_backoff_but_not_the_servers_retry_after() -> None:
         await client.flush_async()
     assert 2 == len(server.requests)
     assert server.request_times[1] - server.request_times[0] >= 30
+
+
+def test_bad_constructor_arguments_are_named() -> None:
+    """A config that is not a TelemetryConfig, or an unknown sync backend, is refused at construction."""
+    with pytest.raises(TypeError, match="config must be a TelemetryConfig, not dict"):
+        TelemetryClient({"server_url": "http://x"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="sync_backend='curio'"):
+        TelemetryClient(config(), sync_backend="curio")  # type: ignore[arg-type]

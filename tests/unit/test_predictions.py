@@ -199,3 +199,10 @@ def test_cache_evicts_expired_entries_on_put_so_it_cannot_grow() -> None:
     assert 1 == cache.size
     cache.clear()
     assert 0 == len(cache)
+
+
+@pytest.mark.parametrize("ttl", [0, -1.0, "6h"])
+def test_cache_ttl_must_be_positive(ttl: object) -> None:
+    """PredictionCache(ttl_seconds=…) names a bad value."""
+    with pytest.raises(ValueError, match=f"ttl_seconds={ttl!r} must be a positive number"):
+        PredictionCache(ttl_seconds=ttl)  # type: ignore[arg-type]
