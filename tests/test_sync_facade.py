@@ -177,3 +177,47 @@ def test_refresh_predictions_sync_from_plain_code(started: bool) -> None:
     assert response is not None
     assert "none" == response.metadata.confidence
     client.stop()
+
+
+def test_sync_calls_from_another_thread_reach_a_client_running_on_a_users_loop() -> None:
+    """Started with `async with` on a loop: refresh_predictions_sync, flush and stop from another thread work
+    on that loop (no thread explosion, no silent no-op), and a blocking call on the loop's own thread is refused."""
+    from mosaicstack_telemetry import Complexity, PredictionQuery, Provider, TaskType
+
+    query = PredictionQuery(task_type=TaskType.TESTING, model="m", provider=Provider.OPENAI, complexity=Complexity.LOW)
+    recorder = PredictionRecorder()
+    client = make_client(recorder, submit_interval_seconds=300)
+    threads_before = threading.active_count()
+
+    def from_another_thread() -> None:
+        client.track(EventBuilder(INSTANCE_ID).build())
+        client.refresh_predictions_sync([query])
+        client.flush()
+        assert 1 == len(recorder.event_ids)
+        client.stop()
+
+    async def main() -> None:
+        await client.start_async()
+        with pytest.raises(RuntimeError, match="would block the event loop"):
+            client.flush()
+        await anyio.to_thread.run_sync(from_another_thread)
+        assert not client.is_running
+
+    anyio.run(main)
+    assert client.get_prediction(query) is not None
+    assert threading.active_count() <= threads_before + 1
+
+
+def test_refresh_predictions_sync_on_the_loop_thread_of_a_running_client() -> None:
+    """A blocking refresh called from async code on the core's own loop fetches on a short-lived client."""
+    from mosaicstack_telemetry import Complexity, PredictionQuery, Provider, TaskType
+
+    query = PredictionQuery(task_type=TaskType.TESTING, model="m", provider=Provider.OPENAI, complexity=Complexity.LOW)
+    client = make_client(PredictionRecorder())
+
+    async def main() -> None:
+        async with client:
+            client.refresh_predictions_sync([query])
+
+    anyio.run(main)
+    assert client.get_prediction(query) is not None

@@ -32,6 +32,11 @@ class LoopHandle:
         self._token = token
         self._tasks: set[Any] = set()
 
+    @property
+    def token(self) -> anyio.lowlevel.EventLoopToken:
+        """The loop's token, for ``anyio.from_thread.run(..., token=…)`` from other threads."""
+        return self._token
+
     def call_soon(self, func: Callable[[], object]) -> None:
         """Run ``func`` on the loop soon; callable from any thread, never blocks.
 

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import Any, Literal
 
@@ -232,25 +232,48 @@ class TelemetryClient:
         if not wanted or self._drop_reason is not None:
             return
         engine = self._engine
-        if engine is not None and engine.loop.is_current():
+        if engine is None:
+            await self._fetch_on_short_lived_http(wanted)
+        elif engine.loop.is_current():
             await engine.fetch_predictions(wanted)
-        elif engine is not None:  # running on the client's own thread: fetch there
-            await anyio.to_thread.run_sync(self.refresh_predictions_sync, wanted)
-        else:
-            async with self._short_lived_http() as http:
-                await self._predictions.fetch(http, wanted)
+        else:  # the core runs on another loop (the client's own thread, or a user's loop in another thread)
+            await anyio.to_thread.run_sync(self._run_on_core_loop, self.refresh_predictions, wanted)
+
+    async def _fetch_on_short_lived_http(self, queries: list[PredictionQuery]) -> None:
+        async with self._short_lived_http() as http:
+            await self._predictions.fetch(http, queries)
 
     def refresh_predictions_sync(self, queries: Iterable[PredictionQuery]) -> None:
         """:meth:`refresh_predictions` for sync code: blocks until done. Same rules; callable from any thread."""
         wanted = checked_queries(queries)
         if not wanted or self._drop_reason is not None:
             return
+        engine = self._engine
+        if engine is not None and not engine.loop.is_current():
+            self._run_on_core_loop(self.refresh_predictions, wanted)
+            return
+        # Not running, or called (blocking) on the core's own loop thread: the core cannot serve us, so fetch on a
+        # loop of our own with a short-lived HTTP client.
+        with anyio.from_thread.start_blocking_portal(self._sync_backend) as temporary:
+            temporary.call(self._fetch_on_short_lived_http, wanted)
+
+    def _run_on_core_loop(self, async_fn: Callable[..., Coroutine[Any, Any, None]], *args: object) -> None:
+        """Run ``async_fn(*args)`` on the loop the core runs on and wait for it — from any *other* thread.
+
+        The client's own thread is reached through its portal; a user's loop through its token.
+        """
+        engine = self._engine
+        if engine is None:
+            return
+        if engine.loop.is_current():
+            raise RuntimeError(
+                "this call would block the event loop the client runs on: use the async method (await …_async())"
+            )
         portal = self._portal
         if portal is not None:
-            portal.call(self.refresh_predictions, wanted)
-            return
-        with anyio.from_thread.start_blocking_portal(self._sync_backend) as temporary:
-            temporary.call(self.refresh_predictions, wanted)
+            portal.call(async_fn, *args)
+        else:
+            anyio.from_thread.run(async_fn, *args, token=engine.loop.token)
 
     def _short_lived_http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -291,7 +314,7 @@ class TelemetryClient:
         engine = self._engine
         if engine is None:
             return
-        if not engine.loop.is_current():  # started with start(): it lives on our own thread
+        if not engine.loop.is_current():  # it lives on our own thread, or on a user's loop in another thread
             await anyio.to_thread.run_sync(self.stop)
             return
         cancelled = anyio.current_effective_deadline() == -math.inf
@@ -324,7 +347,7 @@ class TelemetryClient:
         if engine is None:
             return
         if not engine.loop.is_current():
-            await anyio.to_thread.run_sync(self.flush)
+            await anyio.to_thread.run_sync(self._run_on_core_loop, self.flush_async)
             return
         with anyio.move_on_after(self._settings.shutdown_timeout_seconds):
             await engine.flush()
@@ -395,10 +418,15 @@ class TelemetryClient:
             ready.set()
 
     def stop(self) -> None:
-        """Flush what is queued and stop, within ``shutdown_timeout_seconds``. Safe to call if not started."""
+        """Flush what is queued and stop, within ``shutdown_timeout_seconds``. Safe to call if not started.
+
+        A client started with ``start_async()`` on a loop in another thread is stopped on that loop.
+        :raises RuntimeError: when called on the thread of the loop the client runs on (use ``stop_async``).
+        """
         with self._lifecycle:
             thread = self._thread
             if thread is None:
+                self._run_on_core_loop(self.stop_async)
                 return
             self._thread_ready.wait(self._settings.shutdown_timeout_seconds)  # a thread still starting (after fork)
             portal = self._portal
@@ -417,11 +445,11 @@ class TelemetryClient:
             self._thread = None
 
     def flush(self) -> None:
-        """Send everything queued now, from sync code; bounded by ``shutdown_timeout_seconds``."""
-        portal = self._portal
-        if portal is None:
-            return
-        portal.call(self.flush_async)
+        """Send everything queued now, from sync code in any thread but the core's; bounded like ``flush_async``.
+
+        :raises RuntimeError: when called on the thread of the loop the client runs on (use ``flush_async``).
+        """
+        self._run_on_core_loop(self.flush_async)
 
     def __enter__(self) -> TelemetryClient:
         self.start()
