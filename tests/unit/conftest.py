@@ -7,6 +7,7 @@ anyio ourselves). Nothing here may wait on an OS thread or a real socket: autoju
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import looptime
@@ -18,7 +19,16 @@ def _looptime_loop() -> Any:
     return looptime.new_event_loop(start=0.0)
 
 
-@pytest.fixture(params=["asyncio", "trio"])
+#: looptime 0.8+ needs Python 3.11; 0.7, the last for 3.10, fails inside its patched ``select`` (IndexError: pop from
+#: empty list) on some timer patterns and the test hangs. On 3.10 the trio MockClock runs these tests; asyncio runs
+#: them on 3.11+ (and on real time in tests/integration on every version).
+_ASYNCIO_VIRTUAL_TIME = pytest.param(
+    "asyncio",
+    marks=pytest.mark.skipif(sys.version_info < (3, 11), reason="looptime 0.7 (Python 3.10) hangs: see conftest"),
+)
+
+
+@pytest.fixture(params=[_ASYNCIO_VIRTUAL_TIME, "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     """A fresh virtual clock for every test."""
     if request.param == "trio":
