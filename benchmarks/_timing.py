@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 
 def median_seconds(func: Callable[[], object], *, number: int, repeat: int = 7) -> float:
@@ -25,3 +25,20 @@ def print_table(title: str, rows: Sequence[tuple[str, str, str]]) -> None:
     width = max(len(row[0]) for row in rows)
     for what, figure, ratio in rows:
         print(f"  {what:<{width}}  {figure:>14}  {ratio}")
+
+
+def interleaved_medians(
+    candidates: dict[str, Callable[[], object]], *, number: int, rounds: int = 9
+) -> dict[str, float]:
+    """Median seconds per call of each candidate, timed round-robin so that noise on a shared machine (other
+    processes waking up) hits baseline and contender alike rather than whichever happened to run then."""
+    for func in candidates.values():
+        func()  # warm up
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, func in candidates.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                func()
+            samples[name].append((time.perf_counter() - start) / number)
+    return {name: statistics.median(values) for name, values in samples.items()}

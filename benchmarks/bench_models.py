@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from _pydantic_baseline import PydanticEvent
-from _timing import median_seconds, print_table
+from _timing import interleaved_medians, print_table
 
 from mosaicstack_telemetry import (
     Complexity,
@@ -98,9 +98,15 @@ def ratio(ours: float, baseline: float, target: float) -> str:
 
 
 def main() -> None:
-    pydantic_build = median_seconds(lambda: PydanticEvent.model_validate(FIELDS), number=20_000)
-    ctor_build = median_seconds(lambda: TaskCompletionEvent(**FIELDS), number=20_000)
-    builder_build = median_seconds(build_with_builder, number=20_000)
+    build = interleaved_medians(
+        {
+            "pydantic": lambda: PydanticEvent.model_validate(FIELDS),
+            "ctor": lambda: TaskCompletionEvent(**FIELDS),
+            "builder": build_with_builder,
+        },
+        number=5_000,
+    )
+    pydantic_build, ctor_build, builder_build = build["pydantic"], build["ctor"], build["builder"]
     print_table(
         "Build + validate one event",
         [
@@ -128,19 +134,32 @@ def main() -> None:
     def pydantic_rust() -> bytes:
         return b"[" + b",".join(e.model_dump_json().encode() for e in theirs) + b"]"
 
-    fast_available = _wire.orjson is not None
-    stdlib_baseline = median_seconds(pydantic_stdlib, number=300)
-    rust_baseline = median_seconds(pydantic_rust, number=300)
-    saved, _wire.orjson = _wire.orjson, None
-    ours_stdlib = median_seconds(lambda: _wire.dumps(ours), number=300)
-    _wire.orjson = saved
+    fast = _wire.orjson
+
+    def ours_stdlib() -> bytes:
+        _wire.orjson = None
+        try:
+            return _wire.dumps(ours)
+        finally:
+            _wire.orjson = fast
+
+    figures = interleaved_medians(
+        {"stdlib_baseline": pydantic_stdlib, "rust_baseline": pydantic_rust, "ours_stdlib": ours_stdlib}
+        | ({"ours_fast": lambda: _wire.dumps(ours)} if fast is not None else {}),
+        number=100,
+    )
+    stdlib_baseline, rust_baseline, ours_stdlib_time = (
+        figures["stdlib_baseline"],
+        figures["rust_baseline"],
+        figures["ours_stdlib"],
+    )
     rows = [
         ("pydantic model_dump(json) + json.dumps (baseline)", us(stdlib_baseline), "1.00×"),
-        ("ours, stdlib json", us(ours_stdlib), ratio(ours_stdlib, stdlib_baseline, 1.0)),
+        ("ours, stdlib json", us(ours_stdlib_time), ratio(ours_stdlib_time, stdlib_baseline, 1.0)),
         ("pydantic model_dump_json (baseline)", us(rust_baseline), "1.00×"),
     ]
-    if fast_available:
-        ours_fast = median_seconds(lambda: _wire.dumps(ours), number=300)
+    if fast is not None:
+        ours_fast = figures["ours_fast"]
         rows.append(("ours, orjson (fast extra)", us(ours_fast), ratio(ours_fast, rust_baseline, 1.0)))
     else:
         rows.append(("ours, orjson (fast extra)", "not installed", "-"))

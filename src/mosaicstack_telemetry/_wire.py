@@ -55,7 +55,7 @@ def _is_enum(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, Enum)
 
 
-_NATIVE_LEAVES = frozenset({str, int, float, bool, UUID, datetime})
+_PLAIN_LEAVES = frozenset({str, int, float, bool})
 
 
 def _optional_of(tp: Any) -> Any:
@@ -66,22 +66,29 @@ def _optional_of(tp: Any) -> Any:
     return None
 
 
-def _make_converter(*, native: bool) -> cattrs.Converter:
+def _make_converter(*, text_ids_and_times: bool, enum_values: bool) -> cattrs.Converter:
+    """One converter of the family: which of UUID/datetime and the enums become JSON text, and which stay objects.
+
+    cattrs leaves ``identity`` hooks out of the code it generates — the attribute is read and stored, nothing is
+    called — so every type left as it is costs nothing per field. Per-field hook calls are what make a naive
+    converter slower than pydantic.
+    """
     converter = cattrs.Converter()
-    if native:
-        # cattrs leaves `identity` hooks out of the code it generates: the attribute is read and stored, nothing
-        # called. Per-field hook calls are what make a naive converter slower than pydantic.
-        converter.register_unstructure_hook(UUID, identity)
-        converter.register_unstructure_hook(datetime, identity)
-        converter.register_unstructure_hook_func(_is_enum, identity)
-        converter.register_unstructure_hook_func(
-            lambda tp: _optional_of(tp) in _NATIVE_LEAVES or _is_enum(_optional_of(tp)), identity
-        )
-    else:
+    if text_ids_and_times:
         converter.register_unstructure_hook(UUID, str)
         converter.register_unstructure_hook(datetime, datetime.isoformat)
+    else:
+        converter.register_unstructure_hook(UUID, identity)
+        converter.register_unstructure_hook(datetime, identity)
+    if enum_values:
         # singledispatch, which cattrs tries first: a function hook loses to the built-in `str` hook (enums are str)
         converter.register_unstructure_hook(_WireEnum, lambda member: member.value)
+    else:
+        converter.register_unstructure_hook_func(_is_enum, identity)
+    kept = _PLAIN_LEAVES if text_ids_and_times else _PLAIN_LEAVES | {UUID, datetime}
+    converter.register_unstructure_hook_func(
+        lambda tp: _optional_of(tp) in kept or (not enum_values and _is_enum(_optional_of(tp))), identity
+    )
     converter.register_structure_hook_factory(attrs.has, _model_structure_hook)
     return converter
 
@@ -113,8 +120,13 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-native_converter = _make_converter(native=True)
-json_converter = _make_converter(native=False)
+#: everything stays an object: ``model_dump(mode="python")``, and what orjson encodes (it writes all three natively)
+native_converter = _make_converter(text_ids_and_times=False, enum_values=False)
+#: JSON types only: ``model_dump(mode="json")``
+json_converter = _make_converter(text_ids_and_times=True, enum_values=True)
+#: for the stdlib encoder: ids and times as text, enums left as they are (str subclasses: json writes their value)
+_stdlib_converter = _make_converter(text_ids_and_times=True, enum_values=False)
+_stdlib_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
 
 
 def structure(data: Any, cls: type[_T]) -> _T:
@@ -125,23 +137,12 @@ def structure(data: Any, cls: type[_T]) -> _T:
 # -- JSON text ------------------------------------------------------------------------------------------------------
 
 
-def _stdlib_default(value: Any) -> Any:
-    """Serialize what the native converter leaves in place when the stdlib :mod:`json` writes it."""
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def dumps(obj: Any) -> bytes:
     """Encode a model, or lists/dicts of models, as compact UTF-8 JSON (orjson when the ``fast`` extra is present)."""
-    data = native_converter.unstructure(obj)
     if orjson is not None:
-        encoded: bytes = orjson.dumps(data)
+        encoded: bytes = orjson.dumps(native_converter.unstructure(obj))
         return encoded
-    # str enums are str subclasses: json writes their value without any hook; UUIDs and datetimes go to `default`.
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_stdlib_default).encode()
+    return _stdlib_encoder.encode(_stdlib_converter.unstructure(obj)).encode()
 
 
 def loads(data: bytes | bytearray | str) -> Any:
