@@ -28,7 +28,7 @@ def print_table(title: str, rows: Sequence[tuple[str, str, str]]) -> None:
 
 
 def interleaved_medians(
-    candidates: dict[str, Callable[[], object]], *, number: int, rounds: int = 9
+    candidates: Mapping[str, Callable[[], object]], *, number: int, rounds: int = 9
 ) -> dict[str, float]:
     """Median seconds per call of each candidate, timed round-robin so that noise on a shared machine (other
     processes waking up) hits baseline and contender alike rather than whichever happened to run then."""

@@ -87,7 +87,7 @@ def threaded_samples(track: Callable[[Any], None], items: list[Any], repeat: int
     return samples
 
 
-def interleaved_medians(
+def interleaved_track_medians(
     candidates: dict[str, tuple[Callable[[Any], None], list[Any]]],
     sample: Callable[[Callable[[Any], None], list[Any]], float | list[float]],
     rounds: int,
@@ -118,12 +118,12 @@ def bench_track() -> None:
     async def on_the_loop_thread() -> dict[str, float]:
         client = TelemetryClient(config("http://127.0.0.1:9", dry_run=True, max_queue_size=big))
         async with client:
-            return interleaved_medians(candidates(client), loop_samples, rounds=30)
+            return interleaved_track_medians(candidates(client), loop_samples, rounds=30)
 
     loop = anyio.run(on_the_loop_thread)
     client = TelemetryClient(config("http://127.0.0.1:9", dry_run=True, max_queue_size=big))
     with client:
-        threads = interleaved_medians(candidates(client), threaded_samples, rounds=5)
+        threads = interleaved_track_medians(candidates(client), threaded_samples, rounds=5)
 
     for title, figures in (
         ("track() per call, from the event loop's thread", loop),
