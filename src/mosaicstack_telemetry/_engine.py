@@ -147,6 +147,7 @@ class Engine:
         self.waker = Waker(loop, self._on_wake)
         self._wakeup = anyio.Event()
         self._hurry = anyio.Event()  # set by stop and flush: cuts backoff pauses short
+        self._paused = anyio.Event()  # set with _hurry, and by any success: ends every backoff pause
         self._stopping = False
         self._flush_requests: list[anyio.Event] = []
         self._unsettled: list[Batch] = []  # drained, not yet settled (sent, rejected, dropped or put back)
@@ -257,6 +258,7 @@ class Engine:
         self._stopping = True
         self._background_scope.cancel()
         self._hurry.set()
+        self._paused.set()
         self._wakeup.set()
         with anyio.move_on_after(deadline):
             await self._done.wait()
@@ -273,6 +275,7 @@ class Engine:
         request = anyio.Event()
         self._flush_requests.append(request)
         self._hurry.set()
+        self._paused.set()
         self._wakeup.set()
         await request.wait()
 
@@ -307,7 +310,7 @@ class Engine:
                     for request in requests:
                         request.set()
                     if not self._stopping:
-                        self._hurry = anyio.Event()
+                        self._hurry, self._paused = anyio.Event(), anyio.Event()
                     continue
                 if queue.is_empty:
                     interval_due = None
@@ -367,6 +370,7 @@ class Engine:
                 self._acc.rejected += result.rejected
                 self._retry_number = 0
                 self._resume_at = -math.inf
+                self._end_pauses()  # the server is taking batches: one pausing after a failure may go now
                 return
             self._report(result.error)
             if not result.retryable:
@@ -396,12 +400,19 @@ class Engine:
             f" ({lost} oldest dropped: queue full)" if lost else "",
         )
 
+    def _end_pauses(self) -> None:
+        """Wake every submitter pausing before a retry; later pauses wait again (unless stop or flush hurries)."""
+        self._paused.set()
+        if not self._hurry.is_set():
+            self._paused = anyio.Event()
+
     async def _pause(self, delay: float, *, server_asked: float) -> None:
-        """Sleep before a retry. Stop and flush cut our own backoff short, but not what the server asked for with
-        Retry-After: hammering a rate limit during a flush would only fail faster (stop's deadline still bounds it)."""
+        """Sleep before a retry. Stop and flush cut our own backoff short, and so does another submitter's success
+        (the server is back); what the server asked for with Retry-After is waited out in any case: hammering a
+        rate limit would only fail faster (stop's deadline still bounds it)."""
         await anyio.sleep(min(server_asked, delay))
         with anyio.move_on_after(delay - server_asked):
-            await self._hurry.wait()
+            await self._paused.wait()
 
     async def _attempt(self, batch: Batch) -> _Attempt:
         """POST the batch once and count the answer (or say why it failed)."""

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import atexit
+import copy
 import dataclasses
 import functools
 import logging
@@ -555,20 +556,24 @@ def _usable(config: TelemetryConfig) -> TelemetryConfig:
     ``batch_size=0`` or a negative interval must not wedge it.
     """
     defaults = {field.name: field.default for field in dataclasses.fields(TelemetryConfig)}
-    usable: dict[str, Any] = {}
-    for name, low, high in (
-        ("submit_interval_seconds", 0.0, math.inf),
-        ("request_timeout_seconds", 0.0, math.inf),
-        ("prediction_cache_ttl_seconds", 0.0, math.inf),
-        ("shutdown_timeout_seconds", 0.0, math.inf),
-        ("max_queue_size", 1, math.inf),
-        ("batch_size", 1, MAX_BATCH_SIZE),
-        ("max_retries", 0, 1_000),
+    usable = copy.copy(config)  # not dataclasses.replace: that would run __post_init__ (the env overrides) again
+    for name, is_ok in (
+        ("submit_interval_seconds", _positive),
+        ("request_timeout_seconds", _positive),
+        ("prediction_cache_ttl_seconds", _positive),
+        ("shutdown_timeout_seconds", _positive),
+        ("max_queue_size", lambda value: _whole(value) and value >= 1),
+        ("batch_size", lambda value: _whole(value) and 1 <= value <= MAX_BATCH_SIZE),
+        ("max_retries", lambda value: _whole(value) and 0 <= value <= 1_000),
     ):
-        value = getattr(config, name)
-        number_ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if isinstance(defaults[name], int):
-            number_ok = number_ok and isinstance(value, int)
-        if not number_ok or not low <= value <= high or (low == 0.0 and value == 0.0):
-            usable[name] = defaults[name]
-    return dataclasses.replace(config, **usable) if usable else config
+        if not is_ok(getattr(config, name)):
+            setattr(usable, name, defaults[name])
+    return usable
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0  # NaN is not > 0
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -15,8 +15,9 @@ from mosaicstack_telemetry import TelemetryConfig
 API_KEY = "0123456789abcdef" * 4
 INSTANCE_ID = "12345678-1234-4234-8234-123456789abc"
 
-#: A scripted reply: a status code, a ready response, an exception to raise, or "hang" (sleep forever).
-Reply = int | httpx.Response | Exception | str
+#: A scripted reply: a status code, a ready response, an exception to raise, "hang" (sleep forever), or a float:
+#: that many seconds of delay, then the default success.
+Reply = int | float | httpx.Response | Exception | str
 
 
 def config(**overrides: Any) -> TelemetryConfig:
@@ -93,6 +94,9 @@ class FakeServer:
 async def _play(script: deque[Reply], *, default: int) -> int | httpx.Response:
     """The next scripted reply: hang, raise, a ready response (an error status becomes one), or a 2xx status."""
     reply: Reply = script.popleft() if script else default
+    if isinstance(reply, float):
+        await anyio.sleep(reply)
+        reply = default
     if reply == "hang":
         await anyio.sleep_forever()
     if isinstance(reply, Exception):

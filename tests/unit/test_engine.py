@@ -432,3 +432,36 @@ def test_bad_constructor_arguments_are_named() -> None:
         TelemetryClient({"server_url": "http://x"})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="sync_backend='curio'"):
         TelemetryClient(config(), sync_backend="curio")  # type: ignore[arg-type]
+
+
+async def test_max_retries_zero_means_one_attempt_per_cycle() -> None:
+    """max_retries=0 is honoured (it once fell back to the default 3): one attempt, then the batch waits."""
+    server = FakeServer(503, 503, 503, 503)
+    async with client_for(server, max_retries=0, submit_interval_seconds=1, shutdown_timeout_seconds=1) as client:
+        client.track(event())
+        await anyio.sleep(1.5)
+        assert 1 == len(server.requests)
+        assert (0, 1) == (client.stats.retried, client.stats.failed_batches)
+
+
+async def test_another_submitters_success_ends_a_backoff_pause() -> None:
+    """Two batches at once, the first answered 503: its retry follows the other's success, not a 1-2 s backoff."""
+    server = FakeServer(503, 0.2)
+    async with client_for(server, batch_size=100, submit_interval_seconds=300) as client:
+        for _ in range(200):
+            client.track(event())
+        await anyio.sleep(0.5)
+        assert [100, 100, 100] == server.batch_sizes
+        assert server.request_times[2] - server.request_times[0] < 0.5
+        assert 200 == client.stats.sent
+
+
+def test_fixing_unusable_numbers_does_not_reapply_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client's working copy of the config keeps what the caller set after construction (no second
+    __post_init__), while unusable numbers fall back to their defaults."""
+    monkeypatch.setenv("MOSAIC_TELEMETRY_ENABLED", "false")
+    settings = config(batch_size=0)
+    settings.enabled = True  # the caller overrides the environment after construction
+    client = TelemetryClient(settings, transport=FakeServer().transport)
+    assert client.stats.dropped == {}
+    assert (True, 100) == (client._settings.enabled, client._settings.batch_size)
