@@ -1,0 +1,140 @@
+"""What several commands share: the exit codes, the ``--json`` flag, the server options and the client config.
+
+Exit codes are part of the interface (scripts test them), so they are defined once, here, and shown in every
+command's ``--help``:
+
+* ``0`` — everything asked for was done;
+* ``1`` — a failure at run time, partial or complete: bad input lines, events the server rejected or that could not
+  be sent, a server that cannot be reached or answers errors, a port or database that cannot be opened;
+* ``2`` — a usage error: unknown command or option, bad option value, missing file, missing server URL or api key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..config import ENV_API_KEY, ENV_INSTANCE_ID, ENV_SERVER_URL, TelemetryConfig
+
+__all__ = [
+    "DEFAULT_DB",
+    "EXIT_CODES_HELP",
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "client_config",
+    "json_option",
+    "server_options",
+]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+#: The database ``serve`` and ``keys create`` share unless told otherwise.
+DEFAULT_DB = "mosaic-telemetry.db"
+
+# ``\b`` keeps click from re-wrapping the block.
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  everything was done
+  1  failure at run time (bad input lines, events rejected or unsent,
+     server unreachable or answering errors)
+  2  usage error (bad command, option or value; missing file or config)"""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as one JSON document on stdout (and nothing else there).",
+)
+
+
+def server_options(function: _F) -> _F:
+    """``--server-url``, ``--api-key``, ``--instance-id`` (falling back to the SDK's environment variables),
+    ``--timeout`` and ``--max-retries``: what a command needs to talk to a server as the SDK does."""
+    decorators = [
+        click.option(
+            "--server-url",
+            envvar=ENV_SERVER_URL,
+            show_envvar=True,
+            metavar="URL",
+            help="Telemetry API base URL, e.g. http://127.0.0.1:8000.",
+        ),
+        click.option(
+            "--api-key",
+            envvar=ENV_API_KEY,
+            show_envvar=True,
+            metavar="KEY",
+            help="64-character hex api key.",
+        ),
+        click.option(
+            "--instance-id",
+            envvar=ENV_INSTANCE_ID,
+            show_envvar=True,
+            metavar="UUID",
+            help="This instance's UUID (the api key's instance).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=10.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Overall deadline of one HTTP attempt.",
+        ),
+        click.option(
+            "--max-retries",
+            type=click.IntRange(0, 20),
+            default=3,
+            show_default=True,
+            help="Retries of a failed request (timeouts, connection errors, 408, 429, 5xx).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+_HINTS = {
+    "server_url": f"--server-url or {ENV_SERVER_URL}",
+    "api_key": f"--api-key or {ENV_API_KEY}",
+    "instance_id": f"--instance-id or {ENV_INSTANCE_ID}",
+}
+
+
+def client_config(
+    *,
+    server_url: str | None,
+    api_key: str | None,
+    instance_id: str | None,
+    need_instance_id: bool = False,
+    **settings: Any,
+) -> TelemetryConfig:
+    """A :class:`TelemetryConfig` for a command, or a usage error (exit 2) naming each problem and its option.
+
+    The SDK tolerates a bad config (it logs and drops); a command must not: sending a file to nowhere would only
+    count drops. ``enabled`` is forced on: invoking the command is the consent, whatever ``MOSAIC_TELEMETRY_ENABLED``
+    says for the applications on this machine.
+    """
+    config = TelemetryConfig(
+        server_url=server_url or "",
+        api_key=api_key or "",
+        instance_id=instance_id or "",
+        **settings,
+    )
+    config.enabled = True
+    problems = []
+    for problem in config.validate():
+        field = problem.split("=", 1)[0].split(" ", 1)[0]
+        if field == "instance_id" and not config.instance_id and not need_instance_id:
+            continue
+        hint = _HINTS.get(field)
+        problems.append(f"{problem} ({hint})" if hint else problem)
+    if problems:
+        raise click.UsageError("; ".join(problems))
+    return config

@@ -1,0 +1,326 @@
+"""``mosaic-telemetry send FILE.jsonl``: submit a file of events, one JSON object a line, through the SDK's client.
+
+The file is read lazily, a line at a time, so its size does not matter. Each line is parsed with the event model;
+a line that does not parse (or belongs to another instance than ``--instance-id``: the server would refuse its
+whole batch) is reported on stderr with its number and skipped. Blank lines are skipped silently.
+
+**Backpressure.** ``track()`` never blocks: when the client's queue is full it evicts the oldest event. A file read
+faster than the server takes it would lose events, so :class:`Sender` bounds what is *outstanding* — tracked and not
+yet settled (sent, rejected or dropped), i.e. queued plus in flight — by the queue's capacity. Before each group of
+``batch_size`` events it checks ``queued + in_flight <= max_queue_size - batch_size`` and, while that is false,
+calls the client's ``flush()``, which returns once everything queued is settled or a send cycle failed. So:
+
+* the queue never holds more than ``max_queue_size`` events: nothing is evicted;
+* a batch whose send failed can always go back to the queue (the client re-queues only as far as free capacity
+  allows, and the room it needs is exactly what the batch took out);
+* between checks the client sends full batches on its own, while this thread keeps parsing.
+
+When a flush settles nothing — the server is down, or answers errors after every retry — the sender waits (1 s,
+doubling, at most 10 s) and flushes again, for at most ``--patience`` seconds; then it stops reading and reports.
+A batch the server refuses for good (401, 403, 413, 422…) stops it at once: the next batches would fare the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, BinaryIO
+from uuid import UUID
+
+import attrs
+import click
+from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from ..client import TelemetryClient
+from ..errors import TelemetryError, ValidationError
+from ..events import TaskCompletionEvent
+from ..stats import ClientStats
+from .options import EXIT_CODES_HELP, EXIT_FAILURE, client_config, json_option, server_options
+from .output import Ui, emit_json, key_values
+
+__all__ = ["SendReport", "Sender", "read_events", "send"]
+
+#: Longest wait between two flushes while the server takes nothing.
+MAX_PAUSE_SECONDS = 10.0
+#: Error messages kept for the report (the most recent).
+KEPT_ERRORS = 5
+#: Progress is redrawn every this many lines.
+PROGRESS_EVERY = 1_000
+
+
+class Sender:
+    """Tracks events through ``client`` without ever letting its queue overflow (see the module docstring).
+
+    :param patience: seconds of flushes that settle nothing before giving up.
+    :param failures: where the client's ``on_error`` puts failed attempts (the last one explains a stop).
+    :param clock: monotonic seconds; :param sleep: waits (both injectable for tests).
+    """
+
+    def __init__(
+        self,
+        client: TelemetryClient,
+        *,
+        patience: float,
+        failures: list[TelemetryError],
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        config = client.config
+        self._client = client
+        self._group = max(1, min(config.batch_size, config.max_queue_size))
+        self._capacity = config.max_queue_size
+        self._patience = patience
+        self._clock = clock
+        self._sleep = sleep
+        self._in_group = 0
+        self._failures = failures
+        #: why sending stopped early, or ``None``
+        self.stopped: str | None = None
+
+    def track(self, event: TaskCompletionEvent) -> bool:
+        """Track ``event``, first making room if needed; ``False`` (and nothing tracked) once sending gave up."""
+        if self.stopped is not None:
+            return False
+        if self._in_group == 0 and not self._wait_until(self._capacity - self._group):
+            return False
+        self._client.track(event)
+        self._in_group = (self._in_group + 1) % self._group
+        return True
+
+    def finish(self) -> bool:
+        """Deliver everything tracked; ``False`` if sending gave up first."""
+        return self.stopped is None and self._wait_until(0)
+
+    def _wait_until(self, outstanding: int) -> bool:
+        """Flush until at most ``outstanding`` events are unsettled; ``False`` when giving up (sets :attr:`stopped`)."""
+        stalled_since: float | None = None
+        pause = 1.0
+        while True:
+            stats = self._client.stats
+            if stats.dropped_total:  # overflow cannot happen here: the server refused a batch for good
+                self.stopped = f"the server refused a batch: {self._last_failure()}"
+                return False
+            if stats.queued + stats.in_flight <= outstanding:
+                return True
+            settled = _settled(stats)
+            self._client.flush()
+            if _settled(self._client.stats) > settled:
+                stalled_since, pause = None, 1.0
+                continue
+            now = self._clock()
+            stalled_since = now if stalled_since is None else stalled_since
+            left = self._patience - (now - stalled_since)
+            if left <= 0:
+                self.stopped = f"the server took no event for {self._patience:g} s: {self._last_failure()}"
+                return False
+            self._sleep(min(pause, left))
+            pause = min(pause * 2, MAX_PAUSE_SECONDS)
+
+    def _last_failure(self) -> str:
+        return str(self._failures[-1]) if self._failures else "no reason given"
+
+
+def _settled(stats: ClientStats) -> int:
+    return stats.sent + stats.rejected + stats.dropped_total
+
+
+@attrs.define
+class SendReport:
+    """What happened to a file's lines."""
+
+    lines: int = 0
+    blank: int = 0
+    invalid: int = 0
+    tracked: int = 0
+    #: the line at which reading stopped because sending gave up
+    stopped_at: int | None = None
+
+
+def read_events(
+    lines: Iterable[bytes],
+    report: SendReport,
+    *,
+    instance_id: UUID | None,
+    on_bad: Callable[[int, str], None],
+) -> Iterator[tuple[int, TaskCompletionEvent]]:
+    """The events of ``lines`` with their line numbers; bad lines go to ``on_bad`` and are counted in ``report``."""
+    for number, line in enumerate(lines, 1):
+        report.lines = number
+        if not line.strip():
+            report.blank += 1
+            continue
+        try:
+            event = TaskCompletionEvent.model_validate_json(line)
+        except ValidationError as error:
+            problem = "; ".join(error.errors)
+        except Exception as error:  # whatever a line holds, it costs that line, never the run
+            problem = f"{type(error).__name__}: {error}"
+        else:
+            if instance_id is None or event.instance_id == instance_id:
+                yield number, event
+                continue
+            problem = f"instance_id={str(event.instance_id)!r} is not --instance-id {instance_id} (the server would refuse its batch)"
+        report.invalid += 1
+        on_bad(number, problem[:500])
+
+
+def _open(path: str) -> tuple[AbstractContextManager[BinaryIO], int | None]:
+    """The file (``-``: stdin, left open) and its size when known, or a usage error (exit 2)."""
+    if path == "-":
+        return contextlib.nullcontext(sys.stdin.buffer), None
+    try:
+        handle = Path(path).open("rb")  # noqa: SIM115 - the caller's with block closes it
+    except OSError as error:
+        raise click.BadParameter(f"cannot read {path!r}: {error.strerror or error}", param_hint="FILE") from None
+    return handle, os.fstat(handle.fileno()).st_size
+
+
+def _measured(handle: BinaryIO, on_bytes: Callable[[int], None]) -> Iterator[bytes]:
+    for line in handle:
+        on_bytes(len(line))
+        yield line
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.argument("file", metavar="FILE.jsonl", type=click.Path(dir_okay=False, allow_dash=True))
+@server_options
+@click.option("--batch-size", type=click.IntRange(1, 100), default=100, show_default=True, help="Events per request.")
+@click.option(
+    "--queue-size",
+    type=click.IntRange(1, 1_000_000),
+    default=1_000,
+    show_default=True,
+    help="The client's queue: the most events read ahead of the server.",
+)
+@click.option(
+    "--patience",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up after the server has taken nothing for this long.",
+)
+@json_option
+@click.pass_obj
+def send(
+    ui: Ui,
+    *,
+    file: str,
+    server_url: str | None,
+    api_key: str | None,
+    instance_id: str | None,
+    timeout: float,
+    max_retries: int,
+    batch_size: int,
+    queue_size: int,
+    patience: float,
+    as_json: bool,
+) -> None:
+    """Send FILE.jsonl to a server (one event a line; - reads stdin).
+
+    Bad lines are reported on stderr with their line numbers and skipped; with --instance-id, so are events of
+    another instance (the server would refuse their whole batch). Reading never runs ahead of the server
+    by more than --queue-size events, so no event is dropped, however large the file. Exits 1 if any line was bad
+    or any event was rejected or not sent.
+    """
+    report = SendReport()
+    failures: list[TelemetryError] = []
+    config = client_config(
+        server_url=server_url,
+        api_key=api_key,
+        instance_id=instance_id,
+        request_timeout_seconds=timeout,
+        max_retries=max_retries,
+        batch_size=batch_size,
+        max_queue_size=queue_size,
+        submit_interval_seconds=0.5,
+        shutdown_timeout_seconds=max(timeout, 1.0),
+        on_error=failures.append,
+    )
+    expected = UUID(config.instance_id) if config.instance_id else None
+    opened, size = _open(file)
+    with opened as handle, TelemetryClient(config) as client:
+        sender = Sender(client, patience=patience, failures=failures)
+        with ui.progress(
+            TextColumn("sending"),
+            BarColumn(bar_width=32),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[note]}"),
+        ) as progress:
+            task = progress.add_task("sending", total=size, note="")
+
+            def advance(count: int) -> None:
+                progress.advance(task, count)
+
+            def bad(number: int, problem: str) -> None:
+                ui.problem(f"line {number}: {problem}")
+
+            for number, event in read_events(_measured(handle, advance), report, instance_id=expected, on_bad=bad):
+                if not sender.track(event):
+                    report.stopped_at = number
+                    break
+                report.tracked += 1
+                if number % PROGRESS_EVERY == 0:
+                    progress.update(task, note=_note(report, client.stats))
+            sender.finish()
+            progress.update(task, note=_note(report, client.stats))
+    stats = client.stats
+    document = _document(file, report, stats, sender.stopped, failures[-KEPT_ERRORS:])
+    if as_json:
+        emit_json(document)
+    else:
+        _print(ui, document)
+    if not document["ok"]:
+        raise SystemExit(EXIT_FAILURE)
+
+
+def _note(report: SendReport, stats: ClientStats) -> str:
+    return f"{report.lines:,} lines, {stats.sent:,} sent, {report.invalid:,} bad"
+
+
+def _document(
+    file: str, report: SendReport, stats: ClientStats, stopped: str | None, failures: list[TelemetryError]
+) -> dict[str, Any]:
+    unsent = stats.queued + stats.in_flight
+    ok = not (report.invalid or stats.rejected or stats.dropped_total or unsent or stopped)
+    return {
+        "file": file,
+        "ok": ok,
+        "lines": report.lines,
+        "blank": report.blank,
+        "invalid": report.invalid,
+        "tracked": stats.tracked,
+        "sent": stats.sent,
+        "rejected": stats.rejected,
+        "dropped": dict(stats.dropped),
+        "unsent": unsent,
+        "retried": stats.retried,
+        "failed_batches": stats.failed_batches,
+        "stopped": stopped,
+        "stopped_at_line": report.stopped_at,
+        "errors": [str(error) for error in failures],
+    }
+
+
+def _print(ui: Ui, document: dict[str, Any]) -> None:
+    dropped = sum(document["dropped"].values())
+    rows = {
+        "lines read": f"{document['lines']:,}" + (f" ({document['blank']:,} blank)" if document["blank"] else ""),
+        "bad lines": f"{document['invalid']:,}" + (" (reported on stderr, skipped)" if document["invalid"] else ""),
+        "sent": f"{document['sent']:,} (accepted by the server; duplicates of earlier sends included)",
+        "rejected": f"{document['rejected']:,}" + (" (-v shows the server's reasons)" if document["rejected"] else ""),
+        "dropped": f"{dropped:,}",
+        "not sent": f"{document['unsent']:,}",
+        "retried": f"{document['retried']:,} requests",
+    }
+    ui.out.print(key_values(rows, title=f"Sent {document['file']}"))
+    if document["stopped"]:
+        ui.problem(f"stopped at line {document['stopped_at_line'] or document['lines']}: {document['stopped']}")
+    elif not document["ok"]:
+        ui.problem("not everything was sent (exit status 1)")

@@ -1,0 +1,195 @@
+"""``mosaic-telemetry serve``: the reference server in the foreground, on a database file, until Ctrl-C.
+
+On loopback by default: the reference server is for development, and ``--host 0.0.0.0`` should be a decision.
+
+Every start prints an api key to use. The database keeps only keys' hashes, so a key from an earlier start cannot
+be shown again: each start issues a new key, unless ``--api-key`` names one — a key already in the database is
+reused (with its instance), an unknown one is added. So ``--api-key "$MOSAIC_TELEMETRY_API_KEY"`` keeps the
+exported variables valid across restarts.
+
+The socket is bound before anything is printed (port 0 picks a free port, and the printed URL is the real one), and
+connections made right after the banner wait in the listen backlog until uvicorn accepts them. SIGINT and SIGTERM
+stop the server gracefully and the command exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from uuid import UUID
+
+import click
+import uvicorn
+
+from ..config import ENV_API_KEY, ENV_INSTANCE_ID, ENV_SERVER_URL
+from ..server.app import create_app
+from ..server.keys import ApiKey, create_key, hash_key, is_well_formed
+from ..server.storage import SQLiteStorage
+from .keys import open_storage
+from .options import DEFAULT_DB, EXIT_CODES_HELP, json_option
+from .output import Ui, emit_json, key_values
+
+__all__ = ["serve"]
+
+#: Seconds uvicorn lets running requests finish after a stop signal.
+GRACE_SECONDS = 2
+
+
+def _check_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not is_well_formed(value):
+        raise click.BadParameter("must be 64 hexadecimal characters")
+    return value
+
+
+def _key(storage: SQLiteStorage, api_key: str | None, instance_id: UUID | None) -> tuple[ApiKey, bool]:
+    """The key to announce, and whether it was already in the database."""
+    if api_key is not None:
+        record = storage.find_key(hash_key(api_key))
+        if record is not None:
+            if instance_id is not None and instance_id != record.instance_id:
+                raise click.BadParameter(
+                    f"this key belongs to instance {record.instance_id}, not {instance_id}", param_hint="--instance-id"
+                )
+            return ApiKey(key=api_key.lower(), instance_id=record.instance_id, label=record.label), True
+    return create_key(storage, instance_id, label="serve", key=api_key), False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (as :class:`~..server.runner.ServerThread` binds it), or exit 1 saying why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP (see server/runner.py).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return sock
+
+
+def _url(host: str, port: int) -> str:
+    """The URL a client on this machine uses (a wildcard address is reached through loopback)."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - mapping it away, not binding it
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _until_stopped() -> Iterator[None]:
+    """SIGINT and SIGTERM end the block quietly, whenever they come.
+
+    While uvicorn serves, it handles both (a graceful shutdown), then re-raises the signal once it has restored the
+    previous handlers: SIGINT's raises ``KeyboardInterrupt`` and ours makes SIGTERM do the same. A signal that
+    arrives before uvicorn has installed its handlers (right after the banner) lands here the same way.
+    """
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on (0.0.0.0: every interface: other machines can connect).",
+)
+@click.option("--port", type=click.IntRange(0, 65_535), default=8000, show_default=True, help="0: a free port.")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DB,
+    show_default=True,
+    help="SQLite database file (created when missing).",
+)
+@click.option(
+    "--api-key",
+    callback=_check_key,
+    metavar="KEY",
+    help="Announce this key instead of a new one (reused if the database has it, added if not).",
+)
+@click.option("--instance-id", type=click.UUID, metavar="UUID", help="Instance of a new key (default: a new UUID).")
+@json_option
+@click.pass_obj
+def serve(
+    ui: Ui, *, host: str, port: int, db_path: Path, api_key: str | None, instance_id: UUID | None, as_json: bool
+) -> None:
+    """Run the reference server in the foreground until Ctrl-C.
+
+    Prints the URL, an api key and its instance id, and the environment variables that point the SDK at it
+    (--json: the same as one JSON line). Each start issues a new key unless --api-key names one: only keys'
+    hashes are stored, so an earlier key cannot be shown again. -v logs every request.
+    """
+    if not ui.verbose:  # a server in the foreground shows its warnings and errors; -v shows every request
+        click.get_current_context().call_on_close(ui.show_log(logging.WARNING, ("uvicorn", "mosaicstack_telemetry")))
+    with open_storage(db_path) as storage, _until_stopped():
+        issued, reused = _key(storage, api_key, instance_id)
+        sock = _bind(host, port)
+        try:
+            url = _url(host, sock.getsockname()[1])
+            _announce(ui, url, issued, reused, storage, as_json=as_json)
+            app = create_app(storage)
+            config = uvicorn.Config(
+                app,
+                loop="asyncio",
+                http="h11",
+                ws="none",
+                lifespan="off",
+                log_config=None,  # -v shows uvicorn's log through our handler
+                access_log=True,
+                server_header=False,
+                timeout_graceful_shutdown=GRACE_SECONDS,
+            )
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            sock.close()
+    ui.err.print("Stopped.")
+
+
+def _announce(ui: Ui, url: str, issued: ApiKey, reused: bool, storage: SQLiteStorage, *, as_json: bool) -> None:
+    database = str(Path(storage.path).resolve())
+    if as_json:
+        emit_json(
+            {
+                "url": url,
+                "api_key": issued.key,
+                "instance_id": str(issued.instance_id),
+                "db": database,
+                "reused_key": reused,
+            },
+            indent=None,
+        )
+        return
+    note = "(in the database already)" if reused else "(new: shown once, only its hash is stored)"
+    ui.out.print("[bold]Mosaic Telemetry reference server[/]")
+    ui.out.print(
+        key_values(
+            {
+                "url": url,
+                "api key": f"{issued.key} {note}",
+                "instance id": str(issued.instance_id),
+                "database": f"{database} ({storage.count_events():,} events)",
+            }
+        )
+    )
+    ui.out.print(
+        f"\nexport {ENV_SERVER_URL}={url}\nexport {ENV_API_KEY}={issued.key}\nexport {ENV_INSTANCE_ID}={issued.instance_id}\n",
+        markup=False,
+        soft_wrap=True,
+    )
+    ui.err.print("Listening; Ctrl-C stops the server.")

@@ -1,0 +1,193 @@
+"""``serve``: the reference server in the foreground — announce, accept events, stop on SIGINT/SIGTERM with exit 0."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+import uvicorn
+
+from mosaicstack_telemetry.cli import serve as serve_module
+from mosaicstack_telemetry.cli.workload import simulate
+from mosaicstack_telemetry.server.storage import SQLiteStorage
+
+from ._support import DEADLINE, clean_env, command, invoke, parse_json, run_cli
+
+
+class _Serving:
+    """``mosaic-telemetry serve`` as a child process; its stdout is read by a thread, line by line, so a test can
+    wait for a line with a deadline (select() on the pipe would miss lines already in Python's buffer)."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            command("serve", "--port", "0", *args),
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line)
+
+    def line(self, timeout: float = 20.0) -> str:
+        """The next line on stdout, or fail (never wait forever)."""
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"serve printed nothing in {timeout} s")
+
+    def until(self, prefix: str) -> list[str]:
+        """Lines up to and including the first one starting with ``prefix``."""
+        lines = [self.line()]
+        while not lines[-1].startswith(prefix):
+            lines.append(self.line())
+        return lines
+
+    def stop(self, signum: int) -> tuple[int, str]:
+        """Send ``signum``; the exit code and stderr, within 15 s."""
+        self.process.send_signal(signum)
+        self.process.wait(timeout=15)
+        self._reader.join(timeout=5)
+        assert self.process.stderr is not None
+        return self.process.returncode, self.process.stderr.read()
+
+
+@contextmanager
+def _serving(*args: str) -> Iterator[_Serving]:
+    """A serving child process, killed if the test leaves it running."""
+    serving = _Serving(*args)
+    try:
+        yield serving
+    finally:
+        if serving.process.poll() is None:
+            serving.process.kill()
+        serving.process.wait(timeout=DEADLINE)
+        for stream in (serving.process.stdout, serving.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_serve_accepts_events_and_stops_on_sigint(tmp_path: Path) -> None:
+    """--json announces url, key and instance on one line; the server stores a batch posted with that key; SIGINT
+    ends it with exit 0; the events are in the database file."""
+    db = tmp_path / "server.db"
+    with _serving("--db", str(db), "--json") as serving:
+        announced: dict[str, Any] = parse_json(serving.line())
+        assert announced["url"].startswith("http://127.0.0.1:")
+        assert announced["reused_key"] is False
+        events = simulate(5, seed=1, instance_id=announced["instance_id"])
+        body = {"events": [event.model_dump(mode="json") for event in events]}
+        headers = {"Authorization": f"Bearer {announced['api_key']}"}
+        with httpx.Client(base_url=announced["url"], timeout=10) as http:
+            assert 200 == http.get("/healthz").status_code
+            reply = http.post("/v1/events/batch", json=body, headers=headers)
+        assert 200 == reply.status_code
+        assert 5 == reply.json()["accepted"]
+        code, stderr = serving.stop(signal.SIGINT)
+    assert 0 == code
+    assert "Stopped." in stderr
+    assert "Traceback" not in stderr
+    with SQLiteStorage(db) as storage:
+        assert 5 == storage.count_events()
+
+
+def test_restart_reuses_a_named_key_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """--api-key of an earlier start: the same key and instance again (the exported variables stay valid)."""
+    db = tmp_path / "server.db"
+    with _serving("--db", str(db), "--json") as first:
+        announced = parse_json(first.line())
+        assert 0 == first.stop(signal.SIGINT)[0]
+    with _serving("--db", str(db), "--json", "--api-key", announced["api_key"]) as second:
+        again = parse_json(second.line())
+        code, _ = second.stop(signal.SIGTERM)
+    assert (announced["api_key"], announced["instance_id"], True) == (
+        again["api_key"],
+        again["instance_id"],
+        again["reused_key"],
+    )
+    assert 0 == code
+
+
+def test_banner_shows_what_to_export(tmp_path: Path) -> None:
+    """Without --json: the URL, the key, the instance and the export lines, without colour (not a terminal)."""
+    with _serving("--db", str(tmp_path / "server.db")) as serving:
+        lines = serving.until("export MOSAIC_TELEMETRY_INSTANCE_ID=")
+        code, stderr = serving.stop(signal.SIGINT)
+    text = "".join(lines)
+    assert "Mosaic Telemetry reference server" in text
+    assert "export MOSAIC_TELEMETRY_SERVER_URL=http://127.0.0.1:" in text
+    assert "export MOSAIC_TELEMETRY_API_KEY=" in text
+    assert "export MOSAIC_TELEMETRY_INSTANCE_ID=" in text
+    assert "\x1b[" not in text
+    assert stderr.endswith("Stopped.\n")
+    assert 0 == code
+
+
+def test_a_port_in_use_is_exit_1(tmp_path: Path) -> None:
+    """Another process listens on the port: exit 1 with the reason."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("serve", "--port", str(port), "--db", str(tmp_path / "server.db"))
+    assert 1 == done.returncode
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+def test_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's code in this process, uvicorn replaced by an immediate Ctrl-C; and its usage errors."""
+    runs: list[float] = []
+
+    def interrupted(self: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
+        runs.append(time.monotonic())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(uvicorn.Server, "run", interrupted)
+    db = tmp_path / "server.db"
+    banner = invoke("serve", "--port", "0", "--db", str(db))
+    assert 0 == banner.exit_code, banner.stderr
+    assert "export MOSAIC_TELEMETRY_API_KEY=" in banner.stdout
+    announced = parse_json(invoke("serve", "--port", "0", "--db", str(db), "--json").stdout)
+    other = str(uuid4())
+    mismatch = invoke(
+        "serve", "--port", "0", "--db", str(db), "--api-key", announced["api_key"], "--instance-id", other
+    )
+    assert 2 == mismatch.exit_code
+    assert "belongs to instance" in mismatch.stderr
+    malformed = invoke("serve", "--api-key", "xyz")
+    assert 2 == malformed.exit_code
+    assert "64 hexadecimal characters" in malformed.stderr
+    new_key = invoke("serve", "--port", "0", "--db", str(db), "--api-key", "d" * 64, "--json")
+    assert parse_json(new_key.stdout)["reused_key"] is False
+    assert 3 == len(runs)
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:80"),
+        ("0.0.0.0", "http://127.0.0.1:80"),  # noqa: S104 - a host name, not a bind
+        ("::", "http://[::1]:80"),
+        ("::1", "http://[::1]:80"),
+    ],
+)
+def test_url_for_a_client_on_this_machine(host: str, url: str) -> None:
+    """A wildcard address is announced as loopback: the URL must be one a client can use."""
+    assert url == serve_module._url(host, 80)
