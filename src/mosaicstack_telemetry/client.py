@@ -174,7 +174,9 @@ class TelemetryClient:
         self._accounting.drop_from_track(reason)
         if reason not in self._logged_once:
             self._logged_once.add(reason)
-            logger.warning(
+            # Disabled is a choice (the original dropped "silently"): say it once, quietly. The rest are problems.
+            logger.log(
+                logging.INFO if reason == DropReason.DISABLED else logging.WARNING,
                 "mosaicstack-telemetry: dropping events (%s)%s; further drops are counted in stats",
                 reason,
                 f": {detail}" if detail else "",
