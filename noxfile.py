@@ -96,7 +96,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run every benchmark in benchmarks/ (figures and ratios against baselines measured in the same run)."""
-    _install(session, "bench", extras="[trio,server,fast]")
+    _install(session, "bench", "test", extras="[trio,server,fast,cli]")  # test: the provider SDKs bench_llm drives
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script))
 

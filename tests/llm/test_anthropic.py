@@ -1,0 +1,224 @@
+"""Anthropic through ``instrument()``: genuine SDK objects from real-shaped JSON and SSE on a mock transport."""
+
+from __future__ import annotations
+
+import gc
+import json
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+
+from mosaicstack_telemetry.llm import SkipReason, instrument, result_of, stats
+
+from . import payloads
+from .conftest import FakeTelemetry, expected, fields
+
+#: 19 × $2 + 38,000 × $0.2 + 600 × $2.5 + 400 × $4 + 250 × $10 per Mtok (claude-sonnet-5)
+COST = 13_238
+FULL = expected(
+    model=payloads.ANTHROPIC_MODEL,
+    provider="anthropic",
+    actual_input_tokens=39_019,
+    actual_output_tokens=250,
+    actual_cost_usd_micros=COST,
+)
+ARGS: dict[str, Any] = {
+    "model": payloads.ANTHROPIC_MODEL,
+    "max_tokens": 1024,
+    "messages": [{"role": "user", "content": "hi"}],
+}
+
+
+def reply(request: httpx2.Request) -> httpx2.Response:
+    if json.loads(request.content).get("stream"):
+        return payloads.sse_response(payloads.sse(payloads.anthropic_events()))
+    return httpx2.Response(200, json=payloads.anthropic_message())
+
+
+def server_error(request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(500, json=payloads.error_body())
+
+
+def test_message(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.anthropic_client(reply), telemetry)
+
+    message = client.messages.create(**ARGS, system="You are a meticulous code reviewer.")
+
+    assert isinstance(message, anthropic.types.Message)
+    assert expected(**{**FULL, "task_type": "code_review"}) == fields(telemetry.event)
+    assert str(telemetry.config.instance_id) == str(telemetry.event.instance_id)
+
+
+def test_t3_stream_usage_is_cumulative(telemetry: FakeTelemetry) -> None:
+    """T3: each message_delta repeats the cumulative counts (input and cache too): overwritten, never summed."""
+    client = instrument(payloads.anthropic_client(reply), telemetry)
+
+    chunks = list(client.messages.create(**ARGS, stream=True))
+
+    assert 18 == len(chunks)  # every event passed through
+    assert FULL == fields(telemetry.event)
+
+
+def test_t11_early_break_keeps_the_input_from_message_start(telemetry: FakeTelemetry) -> None:
+    """T11: breaking off before the final message_delta: reported once, as partial, with the input (and cache)
+    counts message_start gave and its preliminary output count."""
+    client = instrument(payloads.anthropic_client(reply), telemetry)
+
+    with client.messages.create(**ARGS, stream=True) as stream:
+        for index, _ in enumerate(stream):
+            if index == 4:
+                break
+    stream.close()  # a second close does nothing
+
+    assert expected(
+        model=payloads.ANTHROPIC_MODEL,
+        provider="anthropic",
+        actual_input_tokens=39_019,
+        actual_output_tokens=1,
+        actual_cost_usd_micros=COST - 249 * 10,
+        outcome="partial",
+    ) == fields(telemetry.event)
+    result = result_of(stream)
+    assert result is not None
+    assert result.incomplete
+
+
+def test_abandoned_stream_is_reported_when_collected(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.anthropic_client(reply), telemetry)
+    stream = client.messages.create(**ARGS, stream=True)
+    next(stream)
+    next(stream)
+
+    del stream
+    gc.collect()
+
+    assert "partial" == telemetry.event.outcome.value
+
+
+def test_http_error_is_recorded_and_reraised_unchanged(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.anthropic_client(server_error), telemetry)
+
+    with pytest.raises(anthropic.InternalServerError) as caught:
+        client.messages.create(**ARGS)
+
+    assert 500 == caught.value.status_code
+    assert expected(
+        model=payloads.ANTHROPIC_MODEL,
+        provider="anthropic",
+        actual_input_tokens=0,
+        actual_output_tokens=0,
+        actual_cost_usd_micros=0,
+        outcome="failure",
+    ) == fields(telemetry.event)
+
+
+def test_error_mid_stream(telemetry: FakeTelemetry) -> None:
+    def overloaded(request: httpx2.Request) -> httpx2.Response:
+        return payloads.sse_response(payloads.sse(payloads.anthropic_events(deltas=3, error=True)))
+
+    client = instrument(payloads.anthropic_client(overloaded), telemetry)
+
+    with pytest.raises(anthropic.APIStatusError):
+        for _ in client.messages.create(**ARGS, stream=True):
+            pass
+
+    assert ("failure", 39_019, 1) == (
+        telemetry.event.outcome.value,
+        telemetry.event.actual_input_tokens,
+        telemetry.event.actual_output_tokens,
+    )
+
+
+def test_stream_helper(telemetry: FakeTelemetry) -> None:
+    """messages.stream(): the SDK's own MessageStream is handed out untouched; its accumulated snapshot is read."""
+    client = instrument(payloads.anthropic_client(reply), telemetry)
+
+    with client.messages.stream(**ARGS) as stream:
+        assert type(stream).__name__ == "MessageStream"
+        text = "".join(stream.text_stream)
+
+    assert "tok " * 12 == text
+    assert FULL == fields(telemetry.event)
+
+
+def test_stream_helper_left_early(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.anthropic_client(reply), telemetry)
+
+    manager = client.messages.stream(**ARGS)
+    with manager as stream:
+        for index, _ in enumerate(stream):
+            if index == 3:
+                break
+
+    assert ("partial", 39_019) == (telemetry.event.outcome.value, telemetry.event.actual_input_tokens)
+    result = result_of(manager)
+    assert result is not None
+    assert result.incomplete
+
+
+def test_stream_helper_entered_and_left_without_reading(telemetry: FakeTelemetry) -> None:
+    """Nothing read, so no usage known: no event, counted usage_unknown."""
+    client = instrument(payloads.anthropic_client(reply), telemetry)
+
+    with client.messages.stream(**ARGS):
+        pass
+
+    assert [] == telemetry.events
+    assert {SkipReason.USAGE_UNKNOWN: 1} == dict(stats().skipped)
+
+
+def test_stream_helper_request_fails(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.anthropic_client(server_error), telemetry)
+
+    with pytest.raises(anthropic.InternalServerError), client.messages.stream(**ARGS):
+        pass  # pragma: no cover - entering raises
+
+    assert "failure" == telemetry.event.outcome.value
+
+
+async def test_async_message_and_stream(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.async_anthropic_client(reply), telemetry)
+
+    await client.messages.create(**ARGS)
+    stream = await client.messages.create(**ARGS, stream=True)
+    async with stream:
+        chunks = [chunk async for chunk in stream]
+
+    assert 18 == len(chunks)
+    assert [FULL, FULL] == [fields(event) for event in telemetry.events]
+
+
+#: anthropic's AsyncStream leaves its inner async generators unfinished when closed early; trio warns about it when
+#: they are collected (the bare SDK does the same, without instrumentation), asyncio finalizes them quietly.
+ASYNCIO_ONLY = pytest.mark.parametrize("anyio_backend", [("asyncio", {"debug": True})], ids=["asyncio"])
+
+
+@ASYNCIO_ONLY
+async def test_async_stream_early_break_and_helper(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.async_anthropic_client(reply), telemetry)
+
+    stream = await client.messages.create(**ARGS, stream=True)
+    async for _ in stream:
+        break
+    await stream.close()
+    async with client.messages.stream(**ARGS) as helper:
+        message = await helper.get_final_message()
+
+    assert 250 == message.usage.output_tokens
+    assert [("partial", 1), ("success", 250)] == [
+        (event.outcome.value, event.actual_output_tokens) for event in telemetry.events
+    ]
+
+
+async def test_async_error(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.async_anthropic_client(server_error), telemetry)
+
+    with pytest.raises(anthropic.InternalServerError):
+        await client.messages.create(**ARGS)
+    with pytest.raises(anthropic.InternalServerError):
+        async with client.messages.stream(**ARGS):
+            pass  # pragma: no cover
+
+    assert ["failure", "failure"] == [event.outcome.value for event in telemetry.events]

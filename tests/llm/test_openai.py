@@ -1,0 +1,256 @@
+"""OpenAI through ``instrument()``: Chat Completions, Responses and embeddings, genuine SDK objects offline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from mosaicstack_telemetry.llm import SkipReason, instrument, result_of, stats
+
+from . import payloads
+from .conftest import FakeTelemetry, expected, fields
+
+#: gpt-4o-mini: 300 × $0.15 + 1,500 × $0.075 + 200 × $0.15 (writes at the input rate) + 300 × $0.6 = 367.5 → 368
+CHAT = expected(
+    model="gpt-4o-mini-2024-07-18",
+    provider="openai",
+    actual_input_tokens=2_000,
+    actual_output_tokens=300,
+    actual_cost_usd_micros=368,
+)
+#: gpt-5-mini: 1,000 × $0.25 + 4,000 × $0.025 + 700 × $2
+RESPONSES = expected(
+    model="gpt-5-mini-2025-08-07",
+    provider="openai",
+    actual_input_tokens=5_000,
+    actual_output_tokens=700,
+    actual_cost_usd_micros=1_750,
+)
+MESSAGES: Any = [{"role": "system", "content": "You write pytest unit tests."}, {"role": "user", "content": "add()"}]
+
+
+class Server:
+    """Answers like the OpenAI API; keeps the request bodies."""
+
+    def __init__(self, *, fail: bool = False, error_mid_stream: bool = False, cost: float | None = None) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.fail = fail
+        self.error_mid_stream = error_mid_stream
+        self.cost = cost
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        if self.fail:
+            return httpx2.Response(500, json={"error": {"message": "boom", "type": "server_error"}})
+        path = request.url.path
+        if path.endswith("/embeddings"):
+            return httpx2.Response(200, json=payloads.EMBEDDING_RESPONSE)
+        if path.endswith("/responses"):
+            if body.get("stream"):
+                return payloads.sse_response(payloads.sse(payloads.responses_events()))
+            return httpx2.Response(200, json=payloads.response_object())
+        if body.get("stream"):
+            include = bool((body.get("stream_options") or {}).get("include_usage"))
+            chunks = payloads.chat_chunks(include_usage=include, error=self.error_mid_stream)
+            return payloads.sse_response(payloads.sse(chunks))
+        usage = dict(payloads.OPENAI_USAGE)
+        if self.cost is not None:
+            usage["cost"] = self.cost
+        return httpx2.Response(200, json=payloads.chat_completion(usage=usage))
+
+
+def test_chat_completion(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.openai_client(Server()), telemetry)
+
+    completion = client.chat.completions.create(model=payloads.OPENAI_MODEL, messages=MESSAGES)
+
+    assert "Done." == completion.choices[0].message.content
+    assert expected(**{**CHAT, "task_type": "testing"}) == fields(telemetry.event)
+
+
+def test_t4_usage_is_requested_and_its_chunk_consumed(telemetry: FakeTelemetry) -> None:
+    """T4: without stream_options a Chat stream has no usage. The instrumentation asks for it, and consumes the
+    extra chunk with empty choices it brings, so the caller's ``chunk.choices[0]`` keeps working."""
+    server = Server()
+    client = instrument(payloads.openai_client(server), telemetry)
+
+    texts = [
+        chunk.choices[0].delta.content
+        for chunk in client.chat.completions.create(model=payloads.OPENAI_MODEL, messages=MESSAGES, stream=True)
+    ]
+
+    assert {"include_usage": True} == server.bodies[0]["stream_options"]
+    assert 13 == len(texts)  # 12 deltas and the finish chunk: no usage-only chunk
+    assert expected(**{**CHAT, "task_type": "testing"}) == fields(telemetry.event)
+
+
+def test_t4_caller_asked_for_usage_gets_the_usage_chunk(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.openai_client(Server()), telemetry)
+
+    chunks = list(
+        client.chat.completions.create(
+            model=payloads.OPENAI_MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+    )
+
+    assert [] == chunks[-1].choices
+    assert chunks[-1].usage is not None
+    assert 2_300 == chunks[-1].usage.total_tokens
+    assert 2_000 == telemetry.event.actual_input_tokens
+
+
+def test_t4_opt_out_leaves_the_request_alone_and_reports_nothing(telemetry: FakeTelemetry) -> None:
+    """include_usage=False: the request is sent as written; the stream has no usage, so no event (counted)."""
+    server = Server()
+    client = instrument(payloads.openai_client(server), telemetry, include_usage=False)
+
+    list(client.chat.completions.create(model=payloads.OPENAI_MODEL, messages=MESSAGES, stream=True))
+
+    assert "stream_options" not in server.bodies[0]
+    assert [] == telemetry.events
+    assert {SkipReason.USAGE_UNKNOWN: 1} == dict(stats().skipped)
+
+
+def test_t11_early_break_before_the_usage_chunk(telemetry: FakeTelemetry) -> None:
+    """T11: broken off before the usage chunk: the counts are unknown, so no event — counted, and the stream's
+    result says why."""
+    client = instrument(payloads.openai_client(Server()), telemetry)
+
+    stream = client.chat.completions.create(model=payloads.OPENAI_MODEL, messages=MESSAGES, stream=True)
+    with stream:
+        for _ in stream:
+            break
+
+    assert [] == telemetry.events
+    result = result_of(stream)
+    assert result is not None
+    assert (SkipReason.USAGE_UNKNOWN, True) == (result.skipped, result.incomplete)
+    assert 1 == stats().skipped[SkipReason.USAGE_UNKNOWN]
+
+
+def test_chat_http_error(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.openai_client(Server(fail=True)), telemetry)
+
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(model=payloads.OPENAI_MODEL, messages=MESSAGES)
+
+    assert expected(
+        model=payloads.OPENAI_MODEL,
+        provider="openai",
+        actual_input_tokens=0,
+        actual_output_tokens=0,
+        actual_cost_usd_micros=0,
+        outcome="failure",
+        task_type="testing",
+    ) == fields(telemetry.event)
+
+
+def test_chat_error_mid_stream(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.openai_client(Server(error_mid_stream=True)), telemetry)
+
+    with pytest.raises(openai.APIError):
+        for _ in client.chat.completions.create(model=payloads.OPENAI_MODEL, messages=MESSAGES, stream=True):
+            pass
+
+    assert ("failure", 0) == (telemetry.event.outcome.value, telemetry.event.actual_input_tokens)
+
+
+def test_responses(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.openai_client(Server()), telemetry)
+
+    client.responses.create(model="gpt-5-mini", input="plan the migration", instructions="You are a planner.")
+    events = list(client.responses.create(model="gpt-5-mini", input="x", stream=True))
+
+    assert 14 == len(events)
+    assert [expected(**{**RESPONSES, "task_type": "planning"}), RESPONSES] == [fields(e) for e in telemetry.events]
+
+
+@pytest.mark.parametrize(("final", "outcome"), [("response.incomplete", "partial"), ("response.failed", "failure")])
+def test_t7_responses_stream_final_events(telemetry: FakeTelemetry, final: str, outcome: str) -> None:
+    """T7: usage comes only with response.completed / incomplete / failed, which also give the outcome."""
+
+    def reply(request: httpx2.Request) -> httpx2.Response:
+        return payloads.sse_response(payloads.sse(payloads.responses_events(final=final)))
+
+    client = instrument(payloads.openai_client(reply), telemetry)
+
+    list(client.responses.create(model="gpt-5-mini", input="x", stream=True))
+
+    assert (outcome, 5_000) == (telemetry.event.outcome.value, telemetry.event.actual_input_tokens)
+
+
+def test_responses_stream_cut_short(telemetry: FakeTelemetry) -> None:
+    def reply(request: httpx2.Request) -> httpx2.Response:
+        return payloads.sse_response(payloads.sse(payloads.responses_events(final=None)))
+
+    client = instrument(payloads.openai_client(reply), telemetry)
+
+    list(client.responses.create(model="gpt-5-mini", input="x", stream=True))
+
+    assert [] == telemetry.events
+    assert 1 == stats().skipped[SkipReason.USAGE_UNKNOWN]
+
+
+def test_t8_embeddings(telemetry: FakeTelemetry) -> None:
+    """T8: embeddings usage has no completion count: output is 0, and the call is reported (as planning)."""
+    client = instrument(payloads.openai_client(Server()), telemetry)
+
+    client.embeddings.create(model="text-embedding-3-small", input="hello")
+
+    assert expected(
+        model="text-embedding-3-small",
+        provider="openai",
+        actual_input_tokens=8,
+        actual_output_tokens=0,
+        actual_cost_usd_micros=0,
+        task_type="planning",
+    ) == fields(telemetry.event)
+
+
+def test_openrouter_reported_cost_wins(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.openai_client(Server(cost=0.25), base_url="https://openrouter.ai/api/v1"), telemetry)
+
+    client.chat.completions.create(model="openai/gpt-4o-mini", messages=MESSAGES)
+
+    assert ("openrouter", 250_000) == (telemetry.event.provider.value, telemetry.event.actual_cost_usd_micros)
+
+
+async def test_async_chat_responses_embeddings(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.async_openai_client(Server()), telemetry)
+
+    await client.chat.completions.create(model=payloads.OPENAI_MODEL, messages=MESSAGES)
+    await client.responses.create(model="gpt-5-mini", input="x")
+    await client.embeddings.create(model="text-embedding-3-small", input="x")
+
+    assert [368, 1_750, 0] == [event.actual_cost_usd_micros for event in telemetry.events]
+
+
+#: openai's AsyncStream stops at ``[DONE]`` leaving its inner async generators unfinished; trio warns when they are
+#: collected (the bare SDK does the same, without instrumentation), asyncio finalizes them quietly.
+ASYNCIO_ONLY = pytest.mark.parametrize("anyio_backend", [("asyncio", {"debug": True})], ids=["asyncio"])
+
+
+@ASYNCIO_ONLY
+async def test_async_chat_stream(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.async_openai_client(Server()), telemetry)
+
+    stream = await client.chat.completions.create(model=payloads.OPENAI_MODEL, messages=MESSAGES, stream=True)
+    async with stream:
+        texts = [chunk.choices[0].delta.content async for chunk in stream]
+
+    assert 13 == len(texts)
+    assert expected(**{**CHAT, "task_type": "testing"}) == fields(telemetry.event)
+
+
+async def test_async_error(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.async_openai_client(Server(fail=True)), telemetry)
+
+    with pytest.raises(openai.InternalServerError):
+        await client.chat.completions.create(model=payloads.OPENAI_MODEL, messages=MESSAGES, stream=True)
+
+    assert "failure" == telemetry.event.outcome.value
