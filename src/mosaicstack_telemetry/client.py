@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import atexit
-import copy
-import dataclasses
 import functools
 import logging
 import math
@@ -32,10 +30,9 @@ from ._engine import IDLE_WAKER, Engine, Waker
 from ._predictions import PredictionFetcher, checked_queries
 from ._protocol import auth_headers
 from ._queue import EventQueue
-from .batch import MAX_BATCH_SIZE
 from .builder import EventBuilder
 from .cache import PredictionCache
-from .config import TelemetryConfig
+from .config import TelemetryConfig, with_usable_numbers
 from .events import TaskCompletionEvent
 from .predictions import PredictionQuery, PredictionResponse
 from .stats import Accounting, ClientStats, DropReason
@@ -80,7 +77,7 @@ class TelemetryClient:
         self._transport = transport
         self._clock = clock
         self._drop_reason = self._refusal_reason()
-        self._settings = _usable(config)
+        self._settings = with_usable_numbers(config)
         self._accepted: type = TaskCompletionEvent if self._drop_reason is None else _Refused
         # A batch is "full" at batch_size events, or when the queue itself is full (max_queue_size < batch_size).
         self._full_batch = min(self._settings.batch_size, self._settings.max_queue_size)
@@ -549,33 +546,3 @@ class _OverflowLog:
             new,
             evicted,
         )
-
-
-def _usable(config: TelemetryConfig) -> TelemetryConfig:
-    """The config with every unusable number replaced by its default, for the core to run on.
-
-    ``validate()`` problems were already logged; as in the original SDK the client runs anyway, so a
-    ``batch_size=0`` or a negative interval must not wedge it.
-    """
-    defaults = {field.name: field.default for field in dataclasses.fields(TelemetryConfig)}
-    usable = copy.copy(config)  # not dataclasses.replace: that would run __post_init__ (the env overrides) again
-    for name, is_ok in (
-        ("submit_interval_seconds", _positive),
-        ("request_timeout_seconds", _positive),
-        ("prediction_cache_ttl_seconds", _positive),
-        ("shutdown_timeout_seconds", _positive),
-        ("max_queue_size", lambda value: _whole(value) and value >= 1),
-        ("batch_size", lambda value: _whole(value) and 1 <= value <= MAX_BATCH_SIZE),
-        ("max_retries", lambda value: _whole(value) and 0 <= value <= 1_000),
-    ):
-        if not is_ok(getattr(config, name)):
-            setattr(usable, name, defaults[name])
-    return usable
-
-
-def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0  # NaN is not > 0
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

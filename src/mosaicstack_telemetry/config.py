@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeGuard
 from uuid import UUID
 
 from ._version import __version__
@@ -101,21 +104,10 @@ class TelemetryConfig:
         errors.extend(_api_key_problems(self.api_key))
         if not _is_uuid(self.instance_id):
             errors.append(f"instance_id={self.instance_id!r} is not a valid UUID")
-        for name in (
-            "submit_interval_seconds",
-            "request_timeout_seconds",
-            "prediction_cache_ttl_seconds",
-            "shutdown_timeout_seconds",
-        ):
+        for name, is_good, rule in _NUMBERS:
             value = getattr(self, name)
-            if not _is_number(value) or not value > 0:
-                errors.append(f"{name}={value!r} must be a positive number")
-        if not _is_int(self.max_queue_size) or self.max_queue_size <= 0:
-            errors.append(f"max_queue_size={self.max_queue_size!r} must be a positive integer")
-        if not _is_int(self.batch_size) or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
-            errors.append(f"batch_size={self.batch_size!r} must be between 1 and {MAX_BATCH_SIZE}")
-        if not _is_int(self.max_retries) or self.max_retries < 0:
-            errors.append(f"max_retries={self.max_retries!r} must be a non-negative integer")
+            if not is_good(value):
+                errors.append(f"{name}={value!r} {rule}")
         on_error: object = self.on_error
         if on_error is not None and not callable(on_error):
             errors.append(f"on_error={on_error!r} must be callable or None")
@@ -123,6 +115,21 @@ class TelemetryConfig:
         if not isinstance(prefetch, (list, tuple)) or not all(isinstance(query, PredictionQuery) for query in prefetch):
             errors.append(f"prefetch_predictions={prefetch!r} must be a list of PredictionQuery")
         return errors
+
+
+def with_usable_numbers(config: TelemetryConfig) -> TelemetryConfig:
+    """A copy of ``config`` with every unusable number replaced by its default: what the client runs on.
+
+    ``validate()`` problems are logged, and — as in the original SDK — the client runs anyway, so ``batch_size=0`` or
+    a negative interval must not wedge it. A copy, not ``dataclasses.replace``: that would run ``__post_init__`` (the
+    environment overrides) a second time.
+    """
+    defaults = {field.name: field.default for field in dataclasses.fields(TelemetryConfig)}
+    usable = copy.copy(config)
+    for name, is_good, _rule in _NUMBERS:
+        if not is_good(getattr(config, name)):
+            setattr(usable, name, defaults[name])
+    return usable
 
 
 def _api_key_problems(key: object) -> list[str]:
@@ -146,9 +153,30 @@ def _is_uuid(value: object) -> bool:
     return True
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _positive(value: object) -> bool:
+    return _is_number(value) and value > 0  # NaN is not > 0
+
+
+#: The numeric settings, each with its test and the rule a message states: validate() reports against them, and
+#: with_usable_numbers() puts the default in place of a value that fails.
+_NUMBERS: tuple[tuple[str, Callable[[object], bool], str], ...] = (
+    ("submit_interval_seconds", _positive, "must be a positive number"),
+    ("request_timeout_seconds", _positive, "must be a positive number"),
+    ("prediction_cache_ttl_seconds", _positive, "must be a positive number"),
+    ("shutdown_timeout_seconds", _positive, "must be a positive number"),
+    ("max_queue_size", lambda value: _is_int(value) and value > 0, "must be a positive integer"),
+    (
+        "batch_size",
+        lambda value: _is_int(value) and 1 <= value <= MAX_BATCH_SIZE,
+        f"must be between 1 and {MAX_BATCH_SIZE}",
+    ),
+    ("max_retries", lambda value: _is_int(value) and value >= 0, "must be a non-negative integer"),
+)
