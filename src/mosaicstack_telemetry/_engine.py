@@ -155,7 +155,9 @@ class Engine:
         self._idle.set()
         self._failed_cycles = 0
         self._retry_number = 0  # persists across cycles: a long outage climbs to the cap; reset on success
-        self._resume_at = -math.inf  # no send before this (backoff between cycles, Retry-After)
+        self._resume_at = -math.inf  # no attempt before this (the shared backoff, or Retry-After)
+        self._server_resume_at = -math.inf  # no attempt before this, even when hurried (Retry-After)
+        self._probe = anyio.Lock()  # while the server is failing, one attempt at a time
         self._cancel_scope: anyio.CancelScope | None = None
         self._http: httpx.AsyncClient | None = None
         self._done = anyio.Event()
@@ -364,12 +366,12 @@ class Engine:
         for attempt in range(attempts):
             if attempt:
                 self._acc.retried += 1
-            result = await self._attempt(batch)
+            result = await self._attempt_when_allowed(batch)
             if result.error is None:
                 self._acc.sent += result.sent
                 self._acc.rejected += result.rejected
                 self._retry_number = 0
-                self._resume_at = -math.inf
+                self._resume_at = self._server_resume_at = -math.inf
                 self._end_pauses()  # the server is taking batches: one pausing after a failure may go now
                 return
             self._report(result.error)
@@ -382,13 +384,12 @@ class Engine:
                     result.error,
                 )
                 return
+            # One backoff for every submitter: each next attempt, this batch's or another's, waits it out.
             self._retry_number += 1
-            delay = backoff_delay(self._retry_number)
+            now = anyio.current_time()
+            self._resume_at = now + max(backoff_delay(self._retry_number), result.retry_after or 0.0)
             if result.retry_after is not None:
-                delay = max(delay, result.retry_after)
-            self._resume_at = anyio.current_time() + delay
-            if attempt + 1 < attempts:
-                await self._pause(delay, server_asked=result.retry_after or 0.0)
+                self._server_resume_at = now + result.retry_after
         self._acc.failed_batches += 1
         self._failed_cycles += 1
         lost = self._queue.put_back(batch)
@@ -406,13 +407,25 @@ class Engine:
         if not self._hurry.is_set():
             self._paused = anyio.Event()
 
-    async def _pause(self, delay: float, *, server_asked: float) -> None:
-        """Sleep before a retry. Stop and flush cut our own backoff short, and so does another submitter's success
-        (the server is back); what the server asked for with Retry-After is waited out in any case: hammering a
-        rate limit would only fail faster (stop's deadline still bounds it)."""
-        await anyio.sleep(min(server_asked, delay))
-        with anyio.move_on_after(delay - server_asked):
-            await self._paused.wait()
+    async def _attempt_when_allowed(self, batch: Batch) -> _Attempt:
+        """Attempt once the shared backoff allows; while the server is failing, one submitter probes at a time."""
+        await self._wait_for_resume()
+        if not self._retry_number:
+            return await self._attempt(batch)
+        async with self._probe:
+            await self._wait_for_resume()  # the probe before ours may have failed and pushed the backoff on
+            return await self._attempt(batch)
+
+    async def _wait_for_resume(self) -> None:
+        """No attempt before the shared backoff ends, so an outage sees one attempt per backoff step however many
+        submitters hold batches. Stop and flush cut our own backoff short, and so does a success (the server is
+        back); what the server asked for with Retry-After is waited out in any case: hammering a rate limit would
+        only fail faster (stop's deadline still bounds it)."""
+        await anyio.sleep(max(0.0, self._server_resume_at - anyio.current_time()))
+        wait = self._resume_at - anyio.current_time()
+        if wait > 0:
+            with anyio.move_on_after(wait):
+                await self._paused.wait()
 
     async def _attempt(self, batch: Batch) -> _Attempt:
         """POST the batch once and count the answer (or say why it failed)."""

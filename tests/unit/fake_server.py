@@ -15,9 +15,9 @@ from mosaicstack_telemetry import TelemetryConfig
 API_KEY = "0123456789abcdef" * 4
 INSTANCE_ID = "12345678-1234-4234-8234-123456789abc"
 
-#: A scripted reply: a status code, a ready response, an exception to raise, "hang" (sleep forever), or a float:
-#: that many seconds of delay, then the default success.
-Reply = int | float | httpx.Response | Exception | str
+#: A scripted reply: a status code, a ready response, an exception to raise, "hang" (sleep forever), a float (that
+#: many seconds of delay, then the default success), or (seconds, status): a delay, then that status.
+Reply = int | float | tuple[float, int] | httpx.Response | Exception | str
 
 
 def config(**overrides: Any) -> TelemetryConfig:
@@ -95,8 +95,10 @@ async def _play(script: deque[Reply], *, default: int) -> int | httpx.Response:
     """The next scripted reply: hang, raise, a ready response (an error status becomes one), or a 2xx status."""
     reply: Reply = script.popleft() if script else default
     if isinstance(reply, float):
-        await anyio.sleep(reply)
-        reply = default
+        reply = (reply, default)
+    if isinstance(reply, tuple):
+        delay, reply = reply
+        await anyio.sleep(delay)
     if reply == "hang":
         await anyio.sleep_forever()
     if isinstance(reply, Exception):

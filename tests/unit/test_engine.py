@@ -445,8 +445,9 @@ async def test_max_retries_zero_means_one_attempt_per_cycle() -> None:
 
 
 async def test_another_submitters_success_ends_a_backoff_pause() -> None:
-    """Two batches at once, the first answered 503: its retry follows the other's success, not a 1-2 s backoff."""
-    server = FakeServer(503, 0.2)
+    """Two batches in flight at once; the first is answered 503 while the second is still on its way: the retry
+    follows the second's success, not a 1-2 s backoff."""
+    server = FakeServer((0.1, 503), 0.2)
     async with client_for(server, batch_size=100, submit_interval_seconds=300) as client:
         for _ in range(200):
             client.track(event())
@@ -465,3 +466,26 @@ def test_fixing_unusable_numbers_does_not_reapply_the_environment(monkeypatch: p
     client = TelemetryClient(settings, transport=FakeServer().transport)
     assert client.stats.dropped == {}
     assert (True, 100) == (client._settings.enabled, client._settings.batch_size)
+
+
+async def test_a_long_outage_keeps_memory_bounded_and_drains_the_backlog_at_once_when_it_ends() -> None:
+    """30 virtual minutes of 503s while 10 events/s arrive: the queue stays at max_queue_size (the rest counted as
+    overflow), attempts stay near one a minute; when the server is back the backlog leaves in back-to-back batches."""
+    server = FakeServer(*([503] * 10_000))
+    async with client_for(server, max_queue_size=500, submit_interval_seconds=10, shutdown_timeout_seconds=30) as client:
+        for _ in range(30 * 60):
+            for _ in range(10):
+                client.track(event())
+            await anyio.sleep(1)
+            assert client.queue_size <= 500 + 100  # the queue, plus at most one batch put back
+        outage_attempts = len(server.requests)
+        assert outage_attempts < 30 + 10  # ~1 a minute at the 60 s cap (plus the climb to it)
+        server.script.clear()  # the server is back
+        recovered_at = anyio.current_time()
+        with anyio.fail_after(120):
+            while client.stats.queued:
+                await anyio.sleep(0.5)
+        drained = [t for t in server.request_times if t >= recovered_at]
+        assert drained[-1] - drained[0] < 1.0  # back-to-back, not one batch per interval
+        assert client.stats.dropped[DropReason.OVERFLOW] > 0
+    assert_balanced(client)
