@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import uuid
 
@@ -153,6 +154,9 @@ def test_provider_reported_cost_wins_and_local_is_free() -> None:
     assert (0, CostStatus.LOCAL, True) == (local.micros, local.status, local.priced)
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("genai_prices") is None, reason="genai-prices 0.2 needs Python 3.11+ (the prices extra)"
+)
 def test_genai_prices_fallback_on_exact_match_only(block_network: None) -> None:
     """The prices extra prices models the table lacks — but only when genai-prices names that exact model; its
     prefix matches (a made-up variant priced as the real model) are refused (T9)."""
