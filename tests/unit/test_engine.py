@@ -472,7 +472,9 @@ async def test_a_long_outage_keeps_memory_bounded_and_drains_the_backlog_at_once
     """30 virtual minutes of 503s while 10 events/s arrive: the queue stays at max_queue_size (the rest counted as
     overflow), attempts stay near one a minute; when the server is back the backlog leaves in back-to-back batches."""
     server = FakeServer(*([503] * 10_000))
-    async with client_for(server, max_queue_size=500, submit_interval_seconds=10, shutdown_timeout_seconds=30) as client:
+    async with client_for(
+        server, max_queue_size=500, submit_interval_seconds=10, shutdown_timeout_seconds=30
+    ) as client:
         for _ in range(30 * 60):
             for _ in range(10):
                 client.track(event())
