@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from ._schema import to_datetime, to_enum, to_enum_list
+from ._schema import UTC, to_datetime, to_enum, to_enum_list
 from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
 
 
@@ -45,6 +45,8 @@ def quality_gates(values: Iterable[QualityGate | str]) -> list[QualityGate]:
 
 
 def timestamp(value: datetime | str) -> datetime:
+    if value.__class__ is datetime and value.tzinfo is UTC:
+        return value
     return to_datetime(value)
 
 

@@ -233,7 +233,8 @@ class EnumList(Rule, Generic[_E]):
     optional: bool = False
 
     def fast_test(self, var: str, ref: str) -> str:
-        return f"{var}.__class__ is list and all(g.__class__ is {ref}.enum for g in {var})"
+        # `not v or`: most gate lists are empty, and an empty all() still builds a generator
+        return f"{var}.__class__ is list and (not {var} or all(g.__class__ is {ref}.enum for g in {var}))"
 
     def convert(self, value: Any) -> list[_E]:
         if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
@@ -411,10 +412,12 @@ def to_enum(enum: type[_E], value: _E | str) -> _E:
 
 def to_enum_list(enum: type[_E], values: Iterable[_E | str]) -> list[_E]:
     """A list of ``enum`` members; input that is not a list of members or values comes back unchanged."""
-    if values.__class__ is list and all(v.__class__ is enum for v in values):
-        return list(values)  # a copy, as pydantic makes: the caller may reuse their list
-    if values.__class__ is tuple and all(v.__class__ is enum for v in values):
-        return list(values)  # EventBuilder keeps tuples, so a reused builder never shares a list
+    # The common cases first, an empty one without a generator. A copy, as pydantic makes: the caller may reuse
+    # their list (and EventBuilder keeps tuples).
+    if (values.__class__ is list or values.__class__ is tuple) and (
+        not values or all(v.__class__ is enum for v in values)
+    ):
+        return list(values)
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         return values  # type: ignore[return-value]
     items = list(values)
