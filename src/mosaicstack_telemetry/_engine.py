@@ -132,6 +132,7 @@ class Engine:
         accounting: Accounting,
         predictions: PredictionFetcher,
         loop: LoopHandle,
+        full_batch: int,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config
@@ -144,6 +145,9 @@ class Engine:
         self._transport = transport
         self.network = PinningBackend()  # used when no transport is injected: keeps the exit flush DNS-free
         self._url = f"{config.server_url}{EVENTS_PATH}"
+        self._full_batch = (
+            full_batch  # waiting events that make a full batch: the client's definition, which track() wakes on
+        )
         self.waker = Waker(loop, self._on_wake)
         self._wakeup = anyio.Event()
         self._hurry = anyio.Event()  # set by stop and flush: cuts backoff pauses short
@@ -324,7 +328,7 @@ class Engine:
                     await self._dispatch(send, everything=True)
                     interval_due = None
                     continue
-                elif queue.waiting >= min(self.config.batch_size, queue.max_size):
+                elif queue.waiting >= self._full_batch:
                     await self._dispatch(send, everything=False)
                     continue
                 else:
@@ -341,7 +345,7 @@ class Engine:
             if everything:
                 if self._queue.is_empty:
                     return
-            elif self._queue.waiting < min(batch_size, self._queue.max_size):
+            elif self._queue.waiting < self._full_batch:
                 return
             batch = self._queue.drain(batch_size)
             self._unsettled.append(batch)

@@ -138,7 +138,13 @@ class EventQueue:
     @property
     def evicted(self) -> int:
         """Events evicted because the queue was full (derived; exact when no ``put`` is in progress)."""
-        return max(0, self.appended - self._taken - len(self._waiting))
+        return self.counts()[1]
+
+    def counts(self) -> tuple[int, int, int]:
+        """``(appended, evicted, size)``, each read once, so a snapshot's figures agree with one another."""
+        appended = self.appended
+        waiting = len(self._waiting)
+        return appended, max(0, appended - self._taken - waiting), waiting + len(self._front)
 
     @property
     def put_back_dropped(self) -> int:

@@ -296,6 +296,7 @@ class TelemetryClient:
             accounting=self._accounting,
             predictions=self._predictions,
             loop=current_loop(),
+            full_batch=self._full_batch,
             transport=self._transport,
         )
         started = anyio.Event()

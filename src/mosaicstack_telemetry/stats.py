@@ -108,12 +108,11 @@ class Accounting:
         self.track_drops[reason].increment()
 
     def snapshot(self) -> ClientStats:
-        queue = self.queue
-        dropped = Counter(self.loop_drops)
-        for reason, counter in self.track_drops.items():
-            dropped[reason] += counter.value
-        dropped[DropReason.OVERFLOW] += queue.evicted + queue.put_back_dropped
-        tracked = queue.appended + sum(c.value for c in self.track_drops.values())
+        appended, evicted, queued = self.queue.counts()
+        track_drops = {reason: counter.value for reason, counter in self.track_drops.items()}  # each read once
+        dropped = Counter(self.loop_drops) + Counter(track_drops)
+        dropped[DropReason.OVERFLOW] += evicted + self.queue.put_back_dropped
+        tracked = appended + sum(track_drops.values())
         return ClientStats(
             tracked=tracked,
             sent=self.sent,
@@ -121,7 +120,7 @@ class Accounting:
             dropped=MappingProxyType({k: v for k, v in sorted(dropped.items()) if v}),
             retried=self.retried,
             failed_batches=self.failed_batches,
-            queued=queue.size,
+            queued=queued,
             in_flight=self.in_flight,
             predictions_fetched=self.predictions_fetched,
             prediction_failures=self.prediction_failures,

@@ -491,3 +491,25 @@ async def test_a_long_outage_keeps_memory_bounded_and_drains_the_backlog_at_once
         assert drained[-1] - drained[0] < 1.0  # back-to-back, not one batch per interval
         assert client.stats.dropped[DropReason.OVERFLOW] > 0
     assert_balanced(client)
+
+
+def test_overflow_is_logged_once_per_interval_with_the_count(caplog: pytest.LogCaptureFixture) -> None:
+    """A burst into a full queue logs one warning with the number evicted, then nothing more until the interval
+    (60 s on the injected clock) has passed; the next line counts only what was evicted since."""
+    now = [0.0]
+    client = TelemetryClient(config(max_queue_size=5), transport=FakeServer().transport, clock=lambda: now[0])
+    for _ in range(20):
+        client.track(event())
+    lines = [r.getMessage() for r in caplog.records if "queue full" in r.getMessage()]
+    assert 1 == len(lines)
+    assert "1 oldest events dropped since the last report (1 in all)" in lines[0]
+    now[0] = 59.0
+    for _ in range(10):
+        client.track(event())
+    assert 1 == sum("queue full" in r.getMessage() for r in caplog.records)
+    now[0] = 61.0
+    client.track(event())
+    lines = [r.getMessage() for r in caplog.records if "queue full" in r.getMessage()]
+    assert 2 == len(lines)
+    assert "25 oldest events dropped since the last report (26 in all)" in lines[1]
+    assert {DropReason.OVERFLOW: 26} == dict(client.stats.dropped)
