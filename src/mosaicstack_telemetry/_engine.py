@@ -3,9 +3,10 @@
 Data path, top to bottom::
 
     track() ── EventQueue.put ── (wake once per batch) ──► batcher ── batches ──► memory object stream
-                                                                                  │
-    submitter ◄───────────────────────────────────────────────────────────────────┘
-      └─ POST {server_url}/v1/events/batch, retried with cancellable backoff ── settle the counters
+                   │                                          ▲ take from the backlog (._backlog)    │
+                   └─ with a spool: writer ── Spool file ─────┘                                      │
+    submitter ◄──────────────────────────────────────────────────────────────────────────────────────┘
+      └─ POST {server_url}/v1/events/batch, retried with cancellable backoff ── settle: counters (and spool rows)
 
 The core runs as a task of its own (:mod:`._backend`), never inside the caller's task. Everything here runs on that
 one loop thread, so the counters and flags below need no locks; only :class:`Waker` is touched by other threads.
@@ -14,23 +15,25 @@ one loop thread, so the counters and flags below need no locks; only :class:`Wak
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 
-from . import _wire
 from ._backend import LoopHandle
+from ._backlog import Backlog, MemoryBacklog, SpoolBacklog
 from ._backoff import backoff_delay
 from ._http import AttemptError, post, report_failure
 from ._predictions import PredictionFetcher
 from ._protocol import EVENTS_PATH, auth_headers
 from ._queue import EventQueue
+from ._spool import Spool, SpoolError
 from ._transport import ExitSafeTransport, PinningBackend
-from .batch import BatchEventRequest, BatchEventResponse
+from .batch import BatchEventResponse
 from .errors import TelemetryError, ValidationError
 from .stats import Accounting, DropReason
 
@@ -38,14 +41,13 @@ if TYPE_CHECKING:
     from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
     from .config import TelemetryConfig
-    from .events import TaskCompletionEvent
     from .predictions import PredictionQuery
 
 __all__ = ["IDLE_WAKER", "Engine", "Waker"]
 
 logger = logging.getLogger("mosaicstack_telemetry")
 
-Batch = list["TaskCompletionEvent"]
+Batch = list[Any]  # events (memory) or their stored JSON (spool): see _backlog
 
 #: Batches that may wait between the batcher and the submitter; a full stream holds the batcher back, so a slow
 #: server makes events wait in the (bounded) queue rather than pile up in memory.
@@ -134,13 +136,20 @@ class Engine:
         loop: LoopHandle,
         full_batch: int,
         transport: httpx.AsyncBaseTransport | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.config = config
         self.predictions = predictions
         self._refresh_wakeup = anyio.Event()
         self._background_scope = anyio.CancelScope()
         self.loop = loop
-        self._queue = queue
+        self._queue = queue  # what track() fills: the backlog itself, or a spool's intake
+        self._spool = spool
+        self._backlog: Backlog = MemoryBacklog(queue)
+        self._spooling: SpoolBacklog | None = None  # set once the spool is open
+        self._intake_wakeup = anyio.Event()  # wakes the spool writer
+        self._write_lock = anyio.Lock()  # intake → spool moves keep their order
+        self._replay = False  # adopted events wait: send them without waiting for the interval
         self._acc = accounting
         self._transport = transport
         self.network = PinningBackend()  # used when no transport is injected: keeps the exit flush DNS-free
@@ -177,6 +186,8 @@ class Engine:
                     self._http = http
                     if self._transport is None:
                         await self._resolve_server()
+                    if self._spool is not None:
+                        await self._open_spool(self._spool)
                     send, receive = anyio.create_memory_object_stream[Batch](MAX_BATCHES_WAITING)
                     async with anyio.create_task_group() as tasks:
                         tasks.start_soon(self._batcher, send)
@@ -184,6 +195,8 @@ class Engine:
                             for _ in range(SUBMITTERS):
                                 tasks.start_soon(self._submitter, receive.clone())
                         tasks.start_soon(self._background)
+                        if self._spooling is not None:
+                            tasks.start_soon(self._writer, self._spooling)
                         started.set()
         except Exception:
             logger.exception("mosaicstack-telemetry: the client's core failed; events stay queued")
@@ -199,6 +212,17 @@ class Engine:
             timeout=httpx.Timeout(self.config.request_timeout_seconds),
             follow_redirects=False,
         )
+
+    async def _open_spool(self, spool: Spool) -> None:
+        """Open this process's spool file before start returns; without it, run on memory alone (and say so)."""
+        try:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(spool.open)
+        except SpoolError as error:
+            logger.error("mosaicstack-telemetry: %s; events are kept in memory only", error)
+            return
+        self._spooling = SpoolBacklog(spool, self._queue)
+        self._backlog = self._spooling
 
     async def _background(self) -> None:
         """Tasks that run until stop, which cancels them: the prediction refresher."""
@@ -266,6 +290,7 @@ class Engine:
         self._hurry.set()
         self._paused.set()
         self._wakeup.set()
+        self._intake_wakeup.set()
         with anyio.move_on_after(deadline):
             await self._done.wait()
             return True
@@ -286,13 +311,17 @@ class Engine:
         await request.wait()
 
     def _on_wake(self) -> None:
-        self._wakeup.set()
+        """``track()`` has queued events: for the spool writer to store, or (without a spool) for the batcher."""
+        if self._spooling is not None:
+            self._intake_wakeup.set()
+        else:
+            self._wakeup.set()
 
     def _requeue_unsettled(self) -> None:
         """Batches cut off mid-send (stop deadline, crash) go back to the queue: nothing is lost uncounted."""
         for batch in self._unsettled:
             self._acc.in_flight -= len(batch)
-            self._queue.put_back(batch)
+            self._backlog.put_back(batch)
         self._unsettled.clear()
         self._idle.set()
 
@@ -300,17 +329,20 @@ class Engine:
 
     async def _batcher(self, send: ObjectSendStream[Batch]) -> None:
         """Decide when to send: a full batch, the interval, a flush or the stop; then hand batches to the submitter."""
-        queue, interval = self._queue, self.config.submit_interval_seconds
+        backlog, interval = self._backlog, self.config.submit_interval_seconds
         interval_due: float | None = None
         async with send:
             while True:
-                self.waker.pending = False  # from here on, a new event may wake us again
+                if self._spooling is None:
+                    self.waker.pending = False  # from here on, a new event may wake us again
                 now = anyio.current_time()
                 if self._stopping:
+                    await self._store_intake()
                     await self._dispatch(send, everything=True)
                     return
                 if self._flush_requests:
                     requests, self._flush_requests = self._flush_requests, []
+                    await self._store_intake()
                     await self._dispatch(send, everything=True)
                     await self._idle.wait()
                     for request in requests:
@@ -318,17 +350,18 @@ class Engine:
                     if not self._stopping:
                         self._hurry, self._paused = anyio.Event(), anyio.Event()
                     continue
-                if queue.is_empty:
+                if backlog.is_empty:
                     interval_due = None
                 elif interval_due is None:
                     interval_due = now + interval
                 if now < self._resume_at:
                     wake_at = self._resume_at  # backing off: neither the interval nor a full batch sends
-                elif interval_due is not None and now >= interval_due:
+                elif (interval_due is not None and now >= interval_due) or self._replay:
+                    self._replay = False
                     await self._dispatch(send, everything=True)
                     interval_due = None
                     continue
-                elif queue.waiting >= self._full_batch:
+                elif backlog.waiting >= self._full_batch:
                     await self._dispatch(send, everything=False)
                     continue
                 else:
@@ -341,17 +374,46 @@ class Engine:
         """Drain batches to the submitter: all that is queued, or only full ones; stop at the first failed cycle."""
         failed_before = self._failed_cycles
         batch_size = self.config.batch_size
+        backlog = self._backlog
         while self._failed_cycles == failed_before:
             if everything:
-                if self._queue.is_empty:
+                if backlog.is_empty:
                     return
-            elif self._queue.waiting < self._full_batch:
+            elif backlog.waiting < self._full_batch:
                 return
-            batch = self._queue.drain(batch_size)
+            batch = await backlog.take(batch_size)  # shielded: what it took is in _unsettled before any checkpoint
+            if not batch:
+                return
             self._unsettled.append(batch)
             self._acc.in_flight += len(batch)
             self._idle = anyio.Event()
             await send.send(batch)
+
+    # -- spool writer -------------------------------------------------------------------------------------------------
+
+    async def _writer(self, spooling: SpoolBacklog) -> None:
+        """Store what ``track()`` queues in the spool, one commit after another, so the window in which an
+        accepted event exists only in memory is one commit long. Adopted spools of dead processes come first."""
+        if await spooling.adopt_orphans():
+            self._replay = True
+            self._wakeup.set()
+        while True:
+            self.waker.pending = False  # from here on, a new event may wake us again
+            if not self._queue.is_empty:
+                await self._store_intake()
+                continue
+            if self._stopping:
+                return
+            await self._intake_wakeup.wait()
+            self._intake_wakeup = anyio.Event()
+
+    async def _store_intake(self) -> None:
+        """Move the intake queue into the spool now (a no-op without a spool); the batcher looks again after."""
+        if self._spooling is None:
+            return
+        async with self._write_lock:
+            if await self._spooling.write_intake():
+                self._wakeup.set()
 
     # -- submitter ----------------------------------------------------------------------------------------------------
 
@@ -372,16 +434,15 @@ class Engine:
                 self._acc.retried += 1
             result = await self._attempt_when_allowed(batch)
             if result.error is None:
-                self._acc.sent += result.sent
-                self._acc.rejected += result.rejected
+                await self._backlog.settle(batch, functools.partial(self._count_answered, result))
                 self._retry_number = 0
                 self._resume_at = self._server_resume_at = -math.inf
                 self._end_pauses()  # the server is taking batches: one pausing after a failure may go now
                 return
             self._report(result.error)
             if not result.retryable:
+                await self._backlog.settle(batch, functools.partial(self._count_refused, len(batch)))
                 self._acc.failed_batches += 1
-                self._acc.loop_drops[DropReason.NON_RETRYABLE] += len(batch)
                 logger.error(
                     "mosaicstack-telemetry: dropped a batch of %d events: %s (not retried)",
                     len(batch),
@@ -396,7 +457,7 @@ class Engine:
                 self._server_resume_at = now + result.retry_after
         self._acc.failed_batches += 1
         self._failed_cycles += 1
-        lost = self._queue.put_back(batch)
+        lost = self._backlog.put_back(batch)
         self._wakeup.set()  # the batcher may be idle with an empty queue: it must schedule the next cycle
         logger.warning(
             "mosaicstack-telemetry: a batch of %d events failed %d attempts; re-queued%s",
@@ -404,6 +465,16 @@ class Engine:
             attempts,
             f" ({lost} oldest dropped: queue full)" if lost else "",
         )
+
+    # Where a settled batch went. With a spool these run on the worker thread that deletes its rows, under the lock
+    # snapshots take (no loop code writes these counters meanwhile: the submitters are awaiting that thread).
+
+    def _count_answered(self, result: _Attempt) -> None:
+        self._acc.sent += result.sent
+        self._acc.rejected += result.rejected
+
+    def _count_refused(self, size: int) -> None:
+        self._acc.loop_drops[DropReason.NON_RETRYABLE] += size
 
     def _end_pauses(self) -> None:
         """Wake every submitter pausing before a retry; later pauses wait again (unless stop or flush hurries)."""
@@ -438,7 +509,7 @@ class Engine:
             return _Attempt(sent=len(batch))
         assert self._http is not None  # noqa: S101 - set by run() before the submitter starts
         try:
-            body = _wire.dumps(BatchEventRequest(events=batch))
+            body = self._backlog.request_body(batch)
         except Exception as error:
             return _Attempt(error=TelemetryError(f"could not encode the batch: {error!r}"), retryable=False)
         try:

@@ -30,6 +30,7 @@ from ._engine import IDLE_WAKER, Engine, Waker
 from ._predictions import PredictionFetcher, checked_queries
 from ._protocol import auth_headers
 from ._queue import EventQueue
+from ._spool import Spool
 from .builder import EventBuilder
 from .cache import PredictionCache
 from .config import TelemetryConfig, with_usable_numbers
@@ -93,6 +94,8 @@ class TelemetryClient:
         self._append, self._count_append, self._waiting = self._queue.producer_calls()
         self._max_size = self._queue.max_size
         self._accounting = Accounting(self._queue)
+        self._spool = self._new_spool()
+        self._accounting.spool = self._spool
         self._cache = PredictionCache(self._settings.prediction_cache_ttl_seconds, clock=self._clock)
         self._predictions = PredictionFetcher(self._settings, self._cache, self._accounting)
         self._overflow_log = _OverflowLog(self._queue, self._clock)
@@ -103,10 +106,19 @@ class TelemetryClient:
         self._thread_ready = threading.Event()
         self._portal: anyio.from_thread.BlockingPortal | None = None
 
+    def _new_spool(self) -> Spool | None:
+        """The spool (opened when the core starts), or ``None`` without ``spool_path`` or while refusing events."""
+        path = self._config.spool_path
+        if not path or self._drop_reason is not None or not isinstance(path, (str, os.PathLike)):
+            return None
+        return Spool(path, self._settings.spool_max_bytes)
+
     def _after_fork_in_child(self) -> None:
-        """Forget everything the parent owns — its loop, thread, portal, sockets and queued events (the parent
-        sends those) — and keep working: a client that ran on its own thread starts a new one on first use."""
+        """Forget everything the parent owns — its loop, thread, portal, sockets, spool file and queued events (the
+        parent sends those) — and keep working: a client that ran on its own thread starts a new one on first use."""
         was_on_own_thread = self._thread is not None
+        if self._spool is not None:
+            self._spool.abandon_after_fork()
         self._fresh_state()
         if was_on_own_thread:
             self._waker = _StartOnFirstUse(self)
@@ -298,6 +310,7 @@ class TelemetryClient:
             loop=current_loop(),
             full_batch=self._full_batch,
             transport=self._transport,
+            spool=self._spool,
         )
         started = anyio.Event()
         engine.loop.spawn(functools.partial(engine.run, started))
@@ -331,13 +344,18 @@ class TelemetryClient:
         self._waker = IDLE_WAKER
         self._engine = None
         in_time = await engine.stop(deadline)
-        left = self._queue.size
+        spool = self._spool
+        spooled = 0 if spool is None else spool.waiting
+        left = self._queue.size + spooled
         if left:
             logger.warning(
-                "mosaicstack-telemetry: stopped%s with %d events unsent; they stay queued",
+                "mosaicstack-telemetry: stopped%s with %d events unsent; they stay %s",
                 "" if in_time else f" after the {deadline}s deadline",
                 left,
+                "queued" if not spooled else "in the spool (sent at the next start, here or in the next process)",
             )
+        elif spool is not None and spool.is_open:
+            await anyio.to_thread.run_sync(spool.close)  # empty: no file left behind
 
     async def flush_async(self) -> None:
         """Send everything queued now (not waiting for the interval); returns once it is settled or a send failed.
@@ -479,6 +497,8 @@ class TelemetryClient:
                 engine.network.pin()  # no new thread may start now: no DNS lookups
             self.stop()
         self._drop_queued(DropReason.EXIT)
+        if self._spool is not None:
+            self._spool.close()  # what it still holds waits for the next process to adopt it
 
 
 def _flush_at_exit(client_ref: weakref.ref[TelemetryClient]) -> None:

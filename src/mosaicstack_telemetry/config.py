@@ -71,6 +71,11 @@ class TelemetryConfig:
     on_error: Callable[[TelemetryError], object] | None = None
     #: Predictions to fetch as soon as the client starts (then kept fresh while they are read).
     prefetch_predictions: Sequence[PredictionQuery] = ()
+    #: A directory for the durable spool (off when ``None``): unsent events are kept on disk, one file per process,
+    #: and survive a crash or ``kill -9``; the next client started there sends what a dead process left.
+    spool_path: str | os.PathLike[str] | None = None
+    #: Most bytes of event JSON the spool keeps; beyond it the oldest unsent events are deleted (and counted).
+    spool_max_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         enabled = os.environ.get(ENV_ENABLED)
@@ -111,6 +116,9 @@ class TelemetryConfig:
         on_error: object = self.on_error
         if on_error is not None and not callable(on_error):
             errors.append(f"on_error={on_error!r} must be callable or None")
+        spool_path: object = self.spool_path
+        if spool_path is not None and (not isinstance(spool_path, (str, os.PathLike)) or not os.fspath(spool_path)):
+            errors.append(f"spool_path={spool_path!r} must be a directory path or None")
         prefetch: object = self.prefetch_predictions
         if not isinstance(prefetch, (list, tuple)) or not all(isinstance(query, PredictionQuery) for query in prefetch):
             errors.append(f"prefetch_predictions={prefetch!r} must be a list of PredictionQuery")
@@ -179,4 +187,5 @@ _NUMBERS: tuple[tuple[str, Callable[[object], bool], str], ...] = (
         f"must be between 1 and {MAX_BATCH_SIZE}",
     ),
     ("max_retries", lambda value: _is_int(value) and value >= 0, "must be a non-negative integer"),
+    ("spool_max_bytes", lambda value: _is_int(value) and value > 0, "must be a positive integer"),
 )

@@ -2,7 +2,9 @@
 
 At quiet points (after ``flush``/``stop``, or in one snapshot) every tracked event is in exactly one place::
 
-    tracked == sent + rejected + dropped_total + queued + in_flight
+    tracked + recovered == sent + rejected + dropped_total + queued + in_flight
+
+(``recovered`` counts the events adopted from the spools of dead processes: tracked there, settled here.)
 
 ``track()`` stays lock-free: it only appends to the queue (which counts appends with one atomic C call) or, on its
 rare drop paths, bumps a per-reason atomic counter. Queue overflow is derived by the queue, not counted per event.
@@ -18,6 +20,7 @@ from types import MappingProxyType
 import attrs
 
 from ._queue import EventQueue, _Counter
+from ._spool import Spool
 
 __all__ = ["ClientStats", "DropReason"]
 
@@ -41,6 +44,10 @@ class DropReason:
     EXIT = "exit"
     #: an unexpected internal error in ``track()`` (a bug: please report it)
     INTERNAL_ERROR = "internal_error"
+    #: the spool reached ``spool_max_bytes``: its oldest unsent events were deleted
+    SPOOL_FULL = "spool_full"
+    #: the spool could not store them (disk full, I/O error): they were lost between memory and disk
+    SPOOL_ERROR = "spool_error"
 
 
 #: Drop reasons counted from ``track()`` (any thread): each gets an atomic counter.
@@ -68,7 +75,7 @@ class ClientStats:
     retried: int
     #: send cycles that failed (the batch was re-queued) or were refused for good
     failed_batches: int
-    #: waiting in the queue
+    #: waiting: in the in-memory queue, or in the spool
     queued: int
     #: taken from the queue, not yet settled
     in_flight: int
@@ -76,6 +83,8 @@ class ClientStats:
     predictions_fetched: int = 0
     #: prediction requests that failed (each retry counted; the cache kept what it had)
     prediction_failures: int = 0
+    #: events adopted from the spools of processes that ended before sending them (tracked there, settled here)
+    recovered: int = 0
 
     @property
     def dropped_total(self) -> int:
@@ -85,7 +94,7 @@ class ClientStats:
     def balanced(self) -> bool:
         """Whether every tracked event is accounted for (true at quiet points)."""
         settled = self.sent + self.rejected + self.dropped_total + self.queued + self.in_flight
-        return self.tracked == settled
+        return self.tracked + self.recovered == settled
 
 
 class Accounting:
@@ -93,6 +102,7 @@ class Accounting:
 
     def __init__(self, queue: EventQueue) -> None:
         self.queue = queue
+        self.spool: Spool | None = None
         self.track_drops = {reason: _Counter() for reason in _TRACK_SIDE}
         self.loop_drops: Counter[str] = Counter()
         self.sent = 0
@@ -108,11 +118,22 @@ class Accounting:
         self.track_drops[reason].increment()
 
     def snapshot(self) -> ClientStats:
-        appended, evicted, queued = self.queue.counts()
+        spool = self.spool
+        in_flight = self.in_flight
+        if spool is not None and spool.is_open:  # the spool holds what is waiting and in flight
+            (appended, evicted, queued), spooled, in_flight = spool.snapshot(self.queue.counts)
+            queued += spooled
+        else:
+            appended, evicted, queued = self.queue.counts()
         track_drops = {reason: counter.value for reason, counter in self.track_drops.items()}  # each read once
         dropped = Counter(self.loop_drops) + Counter(track_drops)
         dropped[DropReason.OVERFLOW] += evicted + self.queue.put_back_dropped
         tracked = appended + sum(track_drops.values())
+        recovered = 0
+        if spool is not None:
+            dropped[DropReason.SPOOL_FULL] += spool.evicted
+            dropped[DropReason.SPOOL_ERROR] += spool.write_failures
+            recovered = spool.adopted
         return ClientStats(
             tracked=tracked,
             sent=self.sent,
@@ -121,7 +142,8 @@ class Accounting:
             retried=self.retried,
             failed_batches=self.failed_batches,
             queued=queued,
-            in_flight=self.in_flight,
+            in_flight=in_flight,
             predictions_fetched=self.predictions_fetched,
             prediction_failures=self.prediction_failures,
+            recovered=recovered,
         )

@@ -46,7 +46,9 @@ def events_for(server: ServerThread, count: int) -> list[TaskCompletionEvent]:
 def assert_accounted(client: TelemetryClient, caplog: pytest.LogCaptureFixture, server: ServerThread) -> None:
     """Every tracked event is in exactly one counter, and no log line carries the api key."""
     stats = client.stats
-    assert stats.tracked == stats.sent + stats.rejected + stats.dropped_total + stats.queued + stats.in_flight, stats
+    settled = stats.sent + stats.rejected + stats.dropped_total + stats.queued + stats.in_flight
+    assert stats.tracked + stats.recovered == settled, stats
+    assert stats.balanced
     leaked = [record.getMessage() for record in caplog.records if server.api_key in record.getMessage()]
     assert [] == leaked
 

@@ -1,0 +1,162 @@
+"""Where the batcher takes batches from: the in-memory queue, or the spool (``spool_path``).
+
+The engine sees one interface, :class:`Backlog`; what differs is where unsent events live between ``track()`` and
+the server's answer::
+
+    memory:  track() ── EventQueue ─────────────────────────────── take ─► POST ─► (settled: nothing to do)
+    spool:   track() ── EventQueue ── writer: append (≤ 1 commit) ── Spool file ── take ─► POST ─► settle: delete rows
+
+With a spool, the in-memory queue is only the intake: the writer empties it into the file as fast as one commit
+follows another, so memory stays bounded by ``max_queue_size`` while the file holds the backlog (up to
+``spool_max_bytes``). A batch taken from the spool is sent as the JSON it was stored as — no decoding, no
+re-encoding.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+import anyio.to_thread
+
+from . import _wire
+from ._spool import Spool, SpooledBatch
+from .batch import BatchEventRequest
+
+if TYPE_CHECKING:
+    from ._queue import EventQueue
+
+__all__ = ["Backlog", "MemoryBacklog", "SpoolBacklog"]
+
+logger = logging.getLogger("mosaicstack_telemetry")
+
+Batch = list[Any]
+
+
+class Backlog(Protocol):
+    """What the batcher and the submitters need from the place unsent events wait in."""
+
+    @property
+    def is_empty(self) -> bool: ...
+
+    @property
+    def waiting(self) -> int:
+        """Events that could be taken now (not in flight)."""
+
+    async def take(self, max_items: int) -> Batch:
+        """Up to ``max_items`` of the oldest waiting events, now in flight."""
+
+    def put_back(self, batch: Batch) -> int:
+        """A send failed: the batch waits again, first in line. Returns how many events found no room (dropped)."""
+
+    async def settle(self, batch: Batch, count: Callable[[], None]) -> None:
+        """The server answered for the batch, or it was dropped for good: forget it, and ``count()`` where it went
+        at the same instant (see :meth:`Spool.settle`)."""
+
+    def request_body(self, batch: Batch) -> bytes:
+        """The JSON body of ``POST /v1/events/batch`` for the batch."""
+
+
+class MemoryBacklog:
+    """The default: events wait in the in-memory queue, and are gone from it once taken."""
+
+    def __init__(self, queue: EventQueue) -> None:
+        self._queue = queue
+
+    @property
+    def is_empty(self) -> bool:
+        return self._queue.is_empty
+
+    @property
+    def waiting(self) -> int:
+        return self._queue.waiting
+
+    async def take(self, max_items: int) -> Batch:
+        return self._queue.drain(max_items)
+
+    def put_back(self, batch: Batch) -> int:
+        return self._queue.put_back(batch)
+
+    async def settle(self, batch: Batch, count: Callable[[], None]) -> None:
+        count()
+
+    def request_body(self, batch: Batch) -> bytes:
+        return _wire.dumps(BatchEventRequest(events=batch))
+
+
+class SpoolBacklog:
+    """Events wait in the spool file; the intake queue is emptied into it by :meth:`write_intake`.
+
+    Every file operation runs on a worker thread, one at a time, shielded from cancellation: a write, take or
+    delete either happens whole or not at all, so the counters always describe the file.
+    """
+
+    def __init__(self, spool: Spool, intake: EventQueue) -> None:
+        self.spool = spool
+        self._intake = intake
+        self._limiter = anyio.CapacityLimiter(1)
+
+    async def _run(self, func: Any, *args: Any) -> Any:
+        with anyio.CancelScope(shield=True):
+            return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+
+    async def adopt_orphans(self) -> int:
+        """Adopt the spools of dead processes (before this process writes anything: they are replayed first)."""
+        adopted: int = await self._run(self.spool.adopt_orphans)
+        return adopted
+
+    async def write_intake(self) -> int:
+        """Move everything in the intake queue into the spool (one commit); returns how many events moved.
+
+        The queue is drained on the worker thread, so an event is either still queued or in the file, never
+        between the two when a cancellation or a crash of the loop comes.
+        """
+        moved: int = await self._run(self._write_intake_now)
+        return moved
+
+    def _write_intake_now(self) -> int:
+        max_size = self._intake.max_size
+        events = self.spool.receive(lambda: self._intake.drain(max_size))
+        self.spool.append(_encode_all(self.spool, events))
+        return len(events)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.spool.waiting <= 0
+
+    @property
+    def waiting(self) -> int:
+        return self.spool.waiting
+
+    async def take(self, max_items: int) -> Batch:
+        batch: SpooledBatch = await self._run(self.spool.take, max_items)
+        return batch
+
+    def put_back(self, batch: Batch) -> int:
+        assert isinstance(batch, SpooledBatch)  # noqa: S101 - only spooled batches come here
+        self.spool.release(batch)
+        return 0
+
+    async def settle(self, batch: Batch, count: Callable[[], None]) -> None:
+        await self._run(self.spool.settle, batch, count)
+
+    def request_body(self, batch: Batch) -> bytes:
+        return b'{"events":[' + b",".join(batch) + b"]}"
+
+
+def _encode_all(spool: Spool, events: Batch) -> list[bytes]:
+    """Each event's JSON. One that cannot be encoded (a bug: events are validated) is counted with the spool's write
+    failures and logged, not stored: a body the server cannot read would make it refuse the whole batch."""
+    try:
+        return [_wire.dumps(event) for event in events]
+    except Exception:
+        bodies = []
+        for event in events:
+            try:
+                bodies.append(_wire.dumps(event))
+            except Exception:
+                spool.count_unwritable(1)
+                logger.exception("mosaicstack-telemetry: could not encode an event for the spool; dropped")
+        return bodies

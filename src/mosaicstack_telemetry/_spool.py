@@ -1,0 +1,410 @@
+"""``Spool``: the optional on-disk copy of unsent events (``spool_path``), one locked SQLite file per process.
+
+Why SQLite in WAL mode rather than an append-only segment file of our own:
+
+* a commit is atomic, and WAL frames carry checksums: a crash or a torn last write loses at most the transaction
+  being written, and recovery is SQLite's, not a parser of ours guessing where a record ends;
+* settling deletes rows by key, in any order: a failed batch goes back while later ones are delivered, which a
+  segment file can only express with tombstones and compaction;
+* it is in the standard library, and ``sqlite3`` releases the GIL while it works.
+
+With ``synchronous=NORMAL`` a commit survives the process dying (``kill -9``, a crash, the OOM killer); only an
+operating-system crash or power loss can lose the last commits (``FULL`` would fsync every commit).
+
+Layout: ``spool_path/<pid>-<random>.spool`` (plus SQLite's ``-wal`` and ``-shm``). Its owner holds an exclusive
+``flock`` on it for as long as it lives; a file whose lock can be taken belongs to a dead process, and the next
+client to start in that directory *adopts* it — copies its rows into its own file in one transaction, then deletes
+it. Forked workers each open their own file, so they never share one.
+
+Every method blocks: the engine calls them on a worker thread (:mod:`._backlog`), one at a time. The counters are
+plain ints the loop thread may read at any time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock, no spool
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["Spool", "SpoolError", "SpooledBatch"]
+
+logger = logging.getLogger("mosaicstack_telemetry")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+SUFFIX = ".spool"
+#: SQLite's companions of a database file in WAL mode
+_COMPANIONS = ("-wal", "-shm")
+#: Oldest rows looked at per round when evicting for ``spool_max_bytes``.
+_EVICT_CHUNK = 500
+
+#: Connections inherited through fork() are never closed in the child (SQLite forbids using them there, and closing
+#: one may checkpoint or delete the parent's WAL): they are kept here, unused, for the child's lifetime.
+_ABANDONED: list[sqlite3.Connection] = []
+
+
+class SpoolError(Exception):
+    """The spool could not be opened or written (the message names the file, never the event)."""
+
+
+class SpooledBatch(list[bytes]):
+    """A batch read from the spool: each event's JSON, and the rows they came from."""
+
+    __slots__ = ("seqs",)
+
+    def __init__(self, rows: Iterable[tuple[int, bytes]] = ()) -> None:
+        rows = list(rows)
+        super().__init__(body for _, body in rows)
+        self.seqs = [seq for seq, _ in rows]
+
+    def __eq__(self, other: object) -> bool:  # identity: two batches never hold the same rows
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    __hash__ = object.__hash__  # type: ignore[assignment]  # hashable by identity, as __eq__ says
+
+
+class Spool:
+    """The spool of one client: a file opened on first use, counters that outlive it.
+
+    :param directory: ``spool_path``; created if missing.
+    :param max_bytes: most bytes of event JSON kept; beyond it the oldest rows not in flight are deleted (counted
+        in :attr:`evicted`). SQLite's own overhead (page headers, the WAL until a checkpoint) comes on top.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], max_bytes: int) -> None:
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self.path: Path | None = None
+        #: rows in the file / bytes of JSON in them
+        self.rows = 0
+        self.bytes = 0
+        #: rows deleted unsent to stay within ``max_bytes``
+        self.evicted = 0
+        #: rows copied from the spools of dead processes
+        self.adopted = 0
+        #: events that could not be written (I/O error, disk full): lost, and counted
+        self.write_failures = 0
+        #: events taken from the intake queue and not yet written (so that a snapshot counts them somewhere)
+        self.incoming = 0
+        self._connection: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._finalizer: weakref.finalize[..., Spool] | None = None
+        self._in_flight: set[int] = set()
+        self._state = threading.Lock()  # _in_flight and the counters: the loop thread releases batches (put back)
+        self._db = threading.Lock()  # one statement sequence at a time on the connection
+
+    # -- state --------------------------------------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._connection is not None
+
+    @property
+    def waiting(self) -> int:
+        """Rows neither in flight nor settled: what the batcher can still take."""
+        return self.rows - len(self._in_flight)
+
+    def receive(self, drain: Callable[[], list[T]]) -> list[T]:
+        """Take events from the intake for :meth:`append`; until it returns they are counted :attr:`incoming`."""
+        with self._state:
+            events = drain()
+            self.incoming = len(events)
+        return events
+
+    def snapshot(self, read_intake: Callable[[], R]) -> tuple[R, int, int]:
+        """``(read_intake(), waiting + incoming, in flight)`` at one instant: with :meth:`receive` and the data path
+        holding the same lock, an event is never between two figures (or in two) while a snapshot is taken."""
+        with self._state:
+            return read_intake(), self.rows - len(self._in_flight) + self.incoming, len(self._in_flight)
+
+    # -- opening and closing ------------------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create and lock this process's file. Idempotent. :raises SpoolError: naming the directory."""
+        if self._connection is not None:
+            return
+        if fcntl is None:  # pragma: no cover - Windows
+            raise SpoolError("the spool needs flock (POSIX); it is not available on this platform")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path = self.directory / f"{os.getpid()}-{secrets.token_hex(6)}{SUFFIX}"
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                connection = _connect(path)
+                connection.execute("CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            except BaseException:
+                os.close(fd)
+                _unlink_spool(path)
+                raise
+        except (OSError, sqlite3.Error) as error:
+            raise SpoolError(f"could not open a spool in {str(self.directory)!r}: {error}") from error
+        self.path, self._connection, self._lock_fd = path, connection, fd
+        self.rows = self.bytes = 0
+        self._in_flight.clear()
+        self._finalizer = weakref.finalize(self, _close, connection, fd)
+        self._finalizer.atexit = False  # at exit the client closes it after its last flush; the OS does the rest
+
+    def close(self) -> None:
+        """Close the file and release its lock; delete it if nothing is left in it (else the next process adopts)."""
+        with self._db:
+            connection, path = self._connection, self.path
+            if connection is None or path is None:
+                return
+            self._connection = None
+            empty = self.rows == 0
+            if self._finalizer is not None:
+                self._finalizer()  # closes the connection, then releases the lock
+            if empty:
+                _unlink_spool(path)
+
+    def abandon_after_fork(self) -> None:
+        """In a forked child: let go of the parent's file without touching it (the parent still owns it)."""
+        connection, fd = self._connection, self._lock_fd
+        self._connection = None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        if connection is not None:
+            _ABANDONED.append(connection)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)  # our copy of the descriptor: the parent's lock stays (it holds its own)
+
+    # -- adoption -----------------------------------------------------------------------------------------------------
+
+    def adopt_orphans(self) -> int:
+        """Copy the rows of every spool in the directory whose owner is dead into ours, oldest file first, and
+        delete those files. Returns how many rows were adopted. A file SQLite cannot read is renamed ``*.corrupt``
+        and reported; it never stops the client."""
+        adopted = 0
+        for path in sorted(self.directory.glob(f"*{SUFFIX}"), key=_age):
+            if path != self.path:
+                adopted += self._adopt(path)
+        return adopted
+
+    def _adopt(self, path: Path) -> int:
+        assert fcntl is not None  # noqa: S101 - open() checked
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return 0  # another process adopted it meanwhile
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0  # its owner is alive
+            if os.fstat(fd).st_nlink == 0:
+                return 0  # adopted and deleted by another process between our open and our lock
+            try:
+                count = self._copy_rows_of(path)
+            except sqlite3.DatabaseError as error:
+                logger.error("mosaicstack-telemetry: spool %s is unreadable (%s); moved aside as .corrupt", path, error)
+                with contextlib.suppress(OSError):
+                    path.rename(path.with_suffix(".corrupt"))
+                return 0
+            _unlink_spool(path)
+        finally:
+            os.close(fd)
+        if count:
+            logger.warning(
+                "mosaicstack-telemetry: adopted %d unsent events from %s (a process that ended)", count, path
+            )
+        return count
+
+    def _copy_rows_of(self, path: Path) -> int:
+        with self._db:
+            connection = self._require_open()
+            connection.execute("ATTACH DATABASE ? AS orphan", (f"{path.resolve().as_uri()}?mode=rw",))
+            try:
+                has_events = connection.execute(
+                    "SELECT 1 FROM orphan.sqlite_master WHERE type = 'table' AND name = 'events'"
+                ).fetchone()
+                if not has_events:  # died between creating the file and its table
+                    return 0
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    count, size = connection.execute(
+                        "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM orphan.events"
+                    ).fetchone()
+                    connection.execute("INSERT INTO main.events (body) SELECT body FROM orphan.events ORDER BY seq")
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+            finally:
+                connection.execute("DETACH DATABASE orphan")
+            with self._state:
+                self.rows += count
+                self.bytes += size
+                self.adopted += count
+            self._evict_locked(connection)
+            return int(count)
+
+    # -- the data path ------------------------------------------------------------------------------------------------
+
+    def append(self, bodies: list[bytes]) -> None:
+        """Write events (their JSON) in one transaction, then evict the oldest if over ``max_bytes``.
+
+        On an I/O error the events are counted in :attr:`write_failures` and logged, never raised: they are lost.
+        """
+        if not bodies:
+            with self._state:
+                self.incoming = 0
+            return
+        with self._db:
+            connection = self._require_open()
+            try:
+                connection.execute("BEGIN")
+                try:
+                    connection.executemany("INSERT INTO events (body) VALUES (?)", [(body,) for body in bodies])
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as error:
+                with self._state:
+                    self.write_failures += len(bodies)
+                    self.incoming = 0
+                logger.error("mosaicstack-telemetry: could not write %d events to the spool: %s", len(bodies), error)
+                return
+            with self._state:
+                self.rows += len(bodies)
+                self.bytes += sum(map(len, bodies))
+                self.incoming = 0
+            self._evict_locked(connection)
+
+    def count_unwritable(self, count: int) -> None:
+        """Events :meth:`receive` took that could not even be encoded (a bug): lost, and counted."""
+        with self._state:
+            self.write_failures += count
+            self.incoming -= count
+
+    def take(self, max_items: int) -> SpooledBatch:
+        """The oldest rows not already in flight (up to ``max_items``), marked in flight."""
+        with self._db:
+            connection = self._require_open()
+            with self._state:
+                skip = set(self._in_flight)
+            rows = connection.execute(
+                "SELECT seq, body FROM events ORDER BY seq LIMIT ?", (max_items + len(skip),)
+            ).fetchall()
+            batch = SpooledBatch([row for row in rows if row[0] not in skip][:max_items])
+            with self._state:
+                self._in_flight.update(batch.seqs)
+            return batch
+
+    def release(self, batch: SpooledBatch) -> None:
+        """Back to waiting (a send failed): the next :meth:`take` returns these rows first. Never blocks on I/O."""
+        with self._state:
+            self._in_flight.difference_update(batch.seqs)
+
+    def settle(self, batch: SpooledBatch, count: Callable[[], None]) -> None:
+        """Delete rows the server answered for (accepted, rejected, duplicate) or that were dropped for good.
+
+        ``count`` records where they went (sent, rejected, dropped); it runs under the lock snapshots take, as the
+        rows leave the spool, so a snapshot never sees them in neither place nor in both.
+        """
+        with self._db:
+            connection = self._require_open()
+            try:
+                connection.execute("BEGIN")
+                connection.executemany("DELETE FROM events WHERE seq = ?", [(seq,) for seq in batch.seqs])
+                connection.execute("COMMIT")
+            except sqlite3.Error as error:  # the rows stay: at worst they are sent again, and counted duplicates
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+                logger.error(
+                    "mosaicstack-telemetry: could not delete %d sent events from the spool: %s", len(batch), error
+                )
+                with self._state:
+                    self._in_flight.difference_update(batch.seqs)
+                    count()
+            else:
+                with self._state:
+                    self.rows -= len(batch.seqs)
+                    self.bytes -= sum(map(len, batch))
+                    self._in_flight.difference_update(batch.seqs)
+                    count()
+
+    def _evict_locked(self, connection: sqlite3.Connection) -> None:
+        """Delete the oldest rows not in flight until the JSON kept is within ``max_bytes`` (caller holds _db)."""
+        after = -1
+        while self.bytes > self.max_bytes:
+            rows = connection.execute(
+                "SELECT seq, LENGTH(body) FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, _EVICT_CHUNK)
+            ).fetchall()
+            if not rows:
+                return  # everything left is in flight
+            with self._state:
+                victims: list[tuple[int]] = []
+                freed = 0
+                for seq, size in rows:
+                    after = seq
+                    if seq in self._in_flight:
+                        continue
+                    victims.append((seq,))
+                    freed += size
+                    if self.bytes - freed <= self.max_bytes:
+                        break
+            connection.execute("BEGIN")
+            connection.executemany("DELETE FROM events WHERE seq = ?", victims)
+            connection.execute("COMMIT")
+            with self._state:
+                self.rows -= len(victims)
+                self.bytes -= freed
+                self.evicted += len(victims)
+            if victims:
+                logger.warning(
+                    "mosaicstack-telemetry: spool full (spool_max_bytes=%d): %d oldest events deleted unsent",
+                    self.max_bytes,
+                    len(victims),
+                )
+
+    def _require_open(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise SpoolError("the spool is not open")
+        return self._connection
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves (one transaction per batch of rows).
+    connection = sqlite3.connect(path.resolve().as_uri(), uri=True, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
+
+
+def _close(connection: sqlite3.Connection, fd: int) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        connection.close()
+    with contextlib.suppress(OSError):
+        os.close(fd)  # after the connection: closing a descriptor of the file drops the process's SQLite locks
+
+
+def _unlink_spool(path: Path) -> None:
+    for name in (path, *(path.with_name(path.name + suffix) for suffix in _COMPANIONS)):
+        with contextlib.suppress(FileNotFoundError):
+            name.unlink()
+
+
+def _age(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
