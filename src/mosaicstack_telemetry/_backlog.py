@@ -28,11 +28,15 @@ from .batch import BatchEventRequest
 if TYPE_CHECKING:
     from ._queue import EventQueue
 
-__all__ = ["Backlog", "MemoryBacklog", "SpoolBacklog"]
+__all__ = ["WRITE_CHUNK", "Backlog", "MemoryBacklog", "SpoolBacklog"]
 
 logger = logging.getLogger("mosaicstack_telemetry")
 
 Batch = list[Any]
+
+#: Most events one spool write takes from the intake: a commit of a few milliseconds, so that the batches' reads and
+#: deletes, which wait for the same worker thread, are never held up for long behind a burst.
+WRITE_CHUNK = 1000
 
 
 class Backlog(Protocol):
@@ -108,7 +112,8 @@ class SpoolBacklog:
         return adopted
 
     async def write_intake(self) -> int:
-        """Move everything in the intake queue into the spool (one commit); returns how many events moved.
+        """Move up to :data:`WRITE_CHUNK` events from the intake queue into the spool (one commit); returns how many
+        moved (the writer calls again while the intake is not empty).
 
         The queue is drained on the worker thread, so an event is either still queued or in the file, never
         between the two when a cancellation or a crash of the loop comes.
@@ -117,8 +122,7 @@ class SpoolBacklog:
         return moved
 
     def _write_intake_now(self) -> int:
-        max_size = self._intake.max_size
-        events = self.spool.receive(lambda: self._intake.drain(max_size))
+        events = self.spool.receive(lambda: self._intake.drain(WRITE_CHUNK))
         self.spool.append(_encode_all(self.spool, events))
         return len(events)
 
@@ -150,7 +154,7 @@ def _encode_all(spool: Spool, events: Batch) -> list[bytes]:
     """Each event's JSON. One that cannot be encoded (a bug: events are validated) is counted with the spool's write
     failures and logged, not stored: a body the server cannot read would make it refuse the whole batch."""
     try:
-        return [_wire.dumps(event) for event in events]
+        return _wire.dumps_each(events)
     except Exception:
         bodies = []
         for event in events:

@@ -25,7 +25,7 @@ import anyio
 import httpx
 
 from ._backend import LoopHandle
-from ._backlog import Backlog, MemoryBacklog, SpoolBacklog
+from ._backlog import WRITE_CHUNK, Backlog, MemoryBacklog, SpoolBacklog
 from ._backoff import backoff_delay
 from ._http import AttemptError, post, report_failure
 from ._predictions import PredictionFetcher
@@ -408,12 +408,15 @@ class Engine:
             self._intake_wakeup = anyio.Event()
 
     async def _store_intake(self) -> None:
-        """Move the intake queue into the spool now (a no-op without a spool); the batcher looks again after."""
+        """Move what the intake queue holds now into the spool, a chunk per commit (a no-op without a spool); the
+        batcher looks again after each. Bounded by the queue's size on entry: a busy producer cannot keep it here."""
         if self._spooling is None:
             return
-        async with self._write_lock:
-            if await self._spooling.write_intake():
-                self._wakeup.set()
+        for _ in range(1 + self._queue.size // WRITE_CHUNK):
+            async with self._write_lock:
+                if not await self._spooling.write_intake():
+                    return
+            self._wakeup.set()
 
     # -- submitter ----------------------------------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ except ImportError:  # pragma: no cover - the test sessions install the extra
 else:
     orjson = _orjson
 
-__all__ = ["dumps", "json_converter", "loads", "native_converter", "parse", "structure"]
+__all__ = ["dumps", "dumps_each", "json_converter", "loads", "native_converter", "parse", "structure"]
 
 _T = TypeVar("_T")
 
@@ -143,6 +143,15 @@ def dumps(obj: Any) -> bytes:
         encoded: bytes = orjson.dumps(native_converter.unstructure(obj))
         return encoded
     return _stdlib_encoder.encode(_stdlib_converter.unstructure(obj)).encode()
+
+
+def dumps_each(objs: list[Any]) -> list[bytes]:
+    """Encode each model of a list on its own (the spool stores events one per row): one unstructuring pass over the
+    list, then one encoder call per item — what ``[dumps(obj) for obj in objs]`` does, without a dispatch per item."""
+    if orjson is not None:
+        return [orjson.dumps(item) for item in native_converter.unstructure(objs)]
+    encode = _stdlib_encoder.encode
+    return [encode(item).encode() for item in _stdlib_converter.unstructure(objs)]
 
 
 def loads(data: bytes | bytearray | str) -> Any:

@@ -104,6 +104,16 @@ def test_orjson_and_stdlib_paths_agree(name: str, model: type[Any], factory: Cal
     assert obj == _wire.parse(slow, model)
 
 
+@pytest.mark.parametrize(("name", "model", "factory"), MODEL_GOLDENS, ids=MODEL_GOLDEN_IDS)
+def test_dumps_each_encodes_every_item_as_dumps_does(
+    json_backend: str, name: str, model: type[Any], factory: Callable[[], Any]
+) -> None:
+    """The spool stores events one per row with ``dumps_each``: each row is exactly what ``dumps`` writes."""
+    objs = [factory(), factory()]
+    assert _wire.dumps_each(objs) == [_wire.dumps(obj) for obj in objs]
+    assert [golden(name)] * 2 == [json.loads(row) for row in _wire.dumps_each(objs)]
+
+
 def test_event_timestamp_is_iso_8601_with_utc_offset(json_backend: str) -> None:
     """A timestamp is written ISO 8601 with its ``+00:00`` offset, with or without microseconds, on both paths."""
     whole_second = datetime(2026, 1, 1, 0, 0, tzinfo=timezone.utc)

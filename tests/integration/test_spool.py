@@ -14,6 +14,7 @@ import anyio
 import pytest
 
 from mosaicstack_telemetry import DropReason, TelemetryClient
+from mosaicstack_telemetry._backlog import WRITE_CHUNK
 from mosaicstack_telemetry._spool import SUFFIX, Spool
 from mosaicstack_telemetry._wire import dumps
 from mosaicstack_telemetry.server.runner import ServerThread
@@ -52,6 +53,21 @@ async def test_events_pass_through_the_spool_file_and_a_clean_stop_leaves_no_fil
     assert 250 == len(stored(server, events))
     assert client.stats.dropped == {}
     assert leftovers(tmp_path) == []
+    assert_accounted(client, caplog, server)
+
+
+async def test_a_burst_larger_than_one_spool_write_is_flushed_whole(
+    server: ServerThread, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """A flush moves everything the intake holds to the spool, a chunk per commit, before it sends."""
+    events = events_for(server, WRITE_CHUNK * 2 + 500)
+    config = config_for(server, spool_path=tmp_path, max_queue_size=len(events), submit_interval_seconds=300.0)
+    async with TelemetryClient(config) as client:
+        for event in events:
+            client.track(event)
+        await client.flush_async()
+        assert client.stats.sent == len(events)
+    assert len(events) == len(stored(server, events))
     assert_accounted(client, caplog, server)
 
 
