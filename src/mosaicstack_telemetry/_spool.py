@@ -137,6 +137,10 @@ class Spool:
 
     def open(self) -> None:
         """Create and lock this process's file. Idempotent. :raises SpoolError: naming the directory."""
+        with self._db:
+            self._open_locked()
+
+    def _open_locked(self) -> None:
         if self._connection is not None:
             return
         if fcntl is None:  # pragma: no cover - Windows
@@ -173,6 +177,14 @@ class Spool:
                 self._finalizer()  # closes the connection, then releases the lock
             if empty:
                 _unlink_spool(path)
+
+    def hold_for_fork(self) -> None:
+        """Before ``fork()``: wait for the SQLite call in progress and let no other start, so that the child is not
+        born with SQLite's internal locks held by a thread it does not have. :meth:`release_after_fork` undoes it."""
+        self._db.acquire()
+
+    def release_after_fork(self) -> None:
+        self._db.release()
 
     def abandon_after_fork(self) -> None:
         """In a forked child: let go of the parent's file without touching it (the parent still owns it)."""

@@ -528,13 +528,35 @@ class _StartOnFirstUse(Waker):
 _LIVE_CLIENTS: weakref.WeakSet[TelemetryClient] = weakref.WeakSet()
 
 
+#: Spools held across a fork (see Spool.hold_for_fork), released in the parent and the child.
+_HELD_SPOOLS: list[Spool] = []
+
+
+def _hold_spools_before_fork() -> None:
+    for client in list(_LIVE_CLIENTS):
+        spool = client._spool
+        if spool is not None:
+            spool.hold_for_fork()
+            _HELD_SPOOLS.append(spool)
+
+
+def _release_spools_after_fork() -> None:
+    while _HELD_SPOOLS:
+        _HELD_SPOOLS.pop().release_after_fork()
+
+
 def _reset_clients_in_child() -> None:
+    _release_spools_after_fork()  # the child drops these spools, but a lock left held would be a trap
     for client in list(_LIVE_CLIENTS):
         client._after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_reset_clients_in_child)
+    os.register_at_fork(
+        before=_hold_spools_before_fork,
+        after_in_parent=_release_spools_after_fork,
+        after_in_child=_reset_clients_in_child,
+    )
 
 
 class _Refused:

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 
 import pytest
 
@@ -66,10 +67,25 @@ def assert_exactly_once(server: ServerThread, *groups: list[TaskCompletionEvent]
     assert all(server.storage.fetch_event(event.event_id) is not None for event in expected)
 
 
-def test_os_fork_while_another_thread_tracks(server: ServerThread) -> None:
+#: Every scenario runs without and with the spool: a forked child lets go of the parent's spool file and opens its own.
+SPOOL = pytest.mark.parametrize("spooled", [False, True], ids=["memory", "spool"])
+
+
+def spool_path(tmp_path: Path, spooled: bool) -> Path | None:
+    return tmp_path / "spool" if spooled else None
+
+
+def assert_no_spool_left(tmp_path: Path) -> None:
+    """Every process stopped with nothing unsent: each deleted its own file, none touched another's."""
+    directory = tmp_path / "spool"
+    assert not directory.exists() or sorted(directory.iterdir()) == []
+
+
+@SPOOL
+def test_os_fork_while_another_thread_tracks(server: ServerThread, tmp_path: Path, spooled: bool) -> None:
     """os.fork() mid-burst: the parent's and the child's events each arrive exactly once."""
     parent_events, child_events = events_for(server, 400), events_for(server, 150)
-    client = TelemetryClient(config_for(server, submit_interval_seconds=0.05))
+    client = TelemetryClient(config_for(server, submit_interval_seconds=0.05, spool_path=spool_path(tmp_path, spooled)))
     client.start()
     tracker = tracking_thread(client, parent_events)
     time.sleep(0.02)
@@ -88,13 +104,15 @@ def test_os_fork_while_another_thread_tracks(server: ServerThread) -> None:
     assert 0 == status
     assert_exactly_once(server, parent_events, child_events)
     assert 400 == client.stats.sent
+    assert_no_spool_left(tmp_path)
 
 
-def test_multiprocessing_fork_workers(server: ServerThread) -> None:
+@SPOOL
+def test_multiprocessing_fork_workers(server: ServerThread, tmp_path: Path, spooled: bool) -> None:
     """Two multiprocessing workers (fork start method) send their own events; the parent keeps sending its own."""
     parent_events = events_for(server, 200)
     worker_events = [events_for(server, 100), events_for(server, 100)]
-    client = TelemetryClient(config_for(server, submit_interval_seconds=0.05))
+    client = TelemetryClient(config_for(server, submit_interval_seconds=0.05, spool_path=spool_path(tmp_path, spooled)))
     client.start()
     tracker = tracking_thread(client, parent_events)
     context = multiprocessing.get_context("fork")
@@ -107,6 +125,7 @@ def test_multiprocessing_fork_workers(server: ServerThread) -> None:
         assert 0 == worker.exitcode
     client.stop()
     assert_exactly_once(server, parent_events, *worker_events)
+    assert_no_spool_left(tmp_path)
 
 
 def test_a_client_started_on_a_user_loop_is_reset_but_not_restarted_in_the_child(server: ServerThread) -> None:
@@ -140,3 +159,42 @@ def child_sends_with_own_start(client: TelemetryClient, events: list[TaskComplet
     with client:
         for event in events:
             client.track(event)
+
+
+def child_tracks_and_ends_without_stop(client: TelemetryClient, events: list[TaskCompletionEvent]) -> None:
+    """A pool worker that never stops its client: multiprocessing ends it with os._exit (no exit handlers)."""
+    for event in events:
+        client.track(event)
+    deadline = time.monotonic() + 10
+    while client._spool is not None and client._spool.rows < len(events) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the server is failing: the events wait in this child's own spool file
+
+
+def test_a_forked_worker_that_ends_without_stop_leaves_its_events_to_the_next_start(
+    server: ServerThread, tmp_path: Path
+) -> None:
+    """With the spool, what a multiprocessing worker never sent is not lost: the next client started on the same
+    directory — here the parent's, restarted — adopts the worker's file and sends it."""
+    server.faults.fail_next(10**6, 503)
+    worker_events = events_for(server, 50)
+    client = TelemetryClient(config_for(server, spool_path=tmp_path / "spool", max_retries=0))
+    client.start()
+    worker = multiprocessing.get_context("fork").Process(
+        target=child_tracks_and_ends_without_stop, args=(client, worker_events)
+    )
+    worker.start()
+    worker.join(30)
+    assert 0 == worker.exitcode
+    assert len(list((tmp_path / "spool").glob("*.spool"))) == 2  # the parent's and the dead worker's
+    client.stop()  # the parent had nothing unsent: its own file goes
+
+    server.faults.reset()
+    client.start()
+    client.flush()
+    deadline = time.monotonic() + 15
+    while client.stats.sent < 50 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    client.stop()
+    assert (client.stats.recovered, client.stats.sent) == (50, 50)
+    assert_exactly_once(server, worker_events)
+    assert_no_spool_left(tmp_path)
