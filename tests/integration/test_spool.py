@@ -75,22 +75,27 @@ async def test_an_outage_longer_than_memory_holds_loses_nothing_and_drains_when_
     server: ServerThread, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     """2,000 events against a 100-event memory queue while every request fails: without the spool 1,900 would be
-    evicted; with it memory stays at the intake's bound, the file holds the backlog, and all 2,000 arrive once."""
-    server.faults.drop_connection = True
+    evicted; with it memory stays at the intake's bound, the file holds the backlog, the client backs off (one
+    attempt at a time, not one per batch), and when the server returns the backlog leaves in full batches."""
+    server.faults.fail_next(10**6, 503)
     events = events_for(server, 2000)
     config = config_for(server, spool_path=tmp_path, max_queue_size=100, max_retries=0)
     async with TelemetryClient(config) as client:
         for index, event in enumerate(events):
             client.track(event)
             if index % 50 == 0:
-                await anyio.sleep(0.005)  # a producer that yields now and then: the writer keeps up
+                await anyio.sleep(0.025)  # ~2,000 events/s for a second: the writer keeps up, memory stays bounded
             assert client.queue_size <= 100
         await wait_until(lambda: client.stats.queued + client.stats.in_flight == 2000)
+        await anyio.sleep(1.0)  # the outage goes on
+        during_outage = server.faults.statistics().requests
         assert client.stats.sent == 0
-        assert client.stats.failed_batches >= 1
-        server.faults.drop_connection = False
+        assert 1 <= during_outage <= 6  # ~2 s of backoff (1 s, then 2 s, with jitter): no request per batch
+
+        server.faults.reset()
         await client.flush_async()
         await wait_until(lambda: client.stats.sent == 2000, seconds=30)
+        assert 20 <= server.faults.statistics().requests <= 21  # full batches of 100 (one taken mid-outage at most)
     assert 2000 == len(stored(server, events))
     assert 2000 == server.storage.count_events()
     assert client.stats.dropped == {}
