@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import pathlib
 from typing import Any
 from uuid import UUID
 
@@ -240,8 +241,10 @@ def test_uuid_instance_id_becomes_its_string() -> None:
         {"batch_size": 1, "max_queue_size": 1, "max_retries": 0},
         {"submit_interval_seconds": 0.001, "request_timeout_seconds": 1, "dry_run": True},
         {"instance_id": INSTANCE_ID.upper(), "on_error": print},
+        {"spool_path": "/var/lib/spool", "spool_max_bytes": 1},
+        {"spool_path": pathlib.Path("spool")},
     ],
-    ids=["defaults", "http-and-uppercase-hex", "smallest", "fractions", "uppercase-uuid"],
+    ids=["defaults", "http-and-uppercase-hex", "smallest", "fractions", "uppercase-uuid", "spool", "spool-pathlike"],
 )
 def test_validate_accepts_a_good_config(overrides: dict[str, Any]) -> None:
     """validate() returns [] for a good configuration."""
@@ -289,6 +292,10 @@ def test_validate_accepts_a_good_config(overrides: dict[str, Any]) -> None:
         ("max_retries", -1, "max_retries=-1 must be a non-negative integer"),
         ("max_retries", 1.5, "max_retries=1.5 must be a non-negative integer"),
         ("on_error", "log", "on_error='log' must be callable or None"),
+        ("spool_path", "", "spool_path='' must be a directory path or None"),
+        ("spool_path", 42, "spool_path=42 must be a directory path or None"),
+        ("spool_max_bytes", 0, "spool_max_bytes=0 must be a positive integer"),
+        ("spool_max_bytes", 1.5e6, "spool_max_bytes=1500000.0 must be a positive integer"),
     ],
 )
 def test_validate_reports_each_problem_naming_field_and_value(field: str, value: Any, expected: str) -> None:

@@ -265,3 +265,58 @@ def test_the_rows_survive_in_sqlite_exactly_as_written(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT body FROM events ORDER BY seq").fetchall() == [(b'{"a":1}',), (b'{"b":2}',)]
     connection.close()
+
+
+def test_a_failed_delete_keeps_the_rows_counts_the_batch_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server answered: the batch is counted whatever the disk does; rows a delete could not remove are sent
+    again later and answered "duplicate"."""
+    spool = open_spool(tmp_path)
+    spool.append(bodies(3))
+    batch = spool.take(3)
+    connection = spool._connection
+    assert connection is not None
+    connection.execute(
+        "CREATE TRIGGER no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+    )
+    counted: list[int] = []
+
+    spool.settle(batch, lambda: counted.append(len(batch)))
+
+    assert counted == [3]
+    assert (spool.rows, spool.waiting) == (3, 3)  # not in flight any more: taken again, sent again
+    assert "could not delete 3 sent events from the spool" in caplog.text
+    connection.execute("DROP TRIGGER no_delete")
+    spool.close()
+
+
+def test_an_event_that_cannot_be_encoded_is_counted_not_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mosaicstack_telemetry import _wire
+    from mosaicstack_telemetry._backlog import SpoolBacklog
+    from mosaicstack_telemetry._queue import EventQueue
+    from mosaicstack_telemetry.builder import EventBuilder
+
+    good, bad = (EventBuilder(instance_id="12345678-1234-1234-1234-123456789abc").build() for _ in range(2))
+    real_dumps = _wire.dumps
+
+    def refuse_bad(obj: object) -> bytes:
+        if obj is bad:
+            raise TypeError("cannot encode")
+        return real_dumps(obj)
+
+    monkeypatch.setattr(_wire, "dumps_each", lambda objs: [refuse_bad(obj) for obj in objs])
+    monkeypatch.setattr(_wire, "dumps", refuse_bad)
+    intake = EventQueue(10)
+    intake.put(good)
+    intake.put(bad)
+    spool = open_spool(tmp_path)
+
+    assert SpoolBacklog(spool, intake)._write_intake_now() == 2
+
+    assert (spool.rows, spool.write_failures, spool.incoming) == (1, 1, 0)
+    assert list(spool.take(10)) == [real_dumps(good)]
+    assert "could not encode an event for the spool" in caplog.text
+    spool.close()
