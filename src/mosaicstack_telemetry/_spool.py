@@ -85,11 +85,15 @@ class Spool:
     :param directory: ``spool_path``; created if missing.
     :param max_bytes: most bytes of event JSON kept; beyond it the oldest rows not in flight are deleted (counted
         in :attr:`evicted`). SQLite's own overhead (page headers, the WAL until a checkpoint) comes on top.
+    :param destination: where the events go, stored in the file: a spool is adopted only by a client with the same.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], max_bytes: int) -> None:
+    def __init__(self, directory: str | os.PathLike[str], max_bytes: int, destination: str = "") -> None:
         self.directory = Path(directory)
         self.max_bytes = max_bytes
+        #: where the events go (server URL and instance): only spools with the same destination are adopted, so
+        #: two applications sharing a directory never send each other's events
+        self.destination = destination
         self.path: Path | None = None
         #: rows in the file / bytes of JSON in them
         self.rows = 0
@@ -152,7 +156,7 @@ class Spool:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 connection = _connect(path)
-                connection.execute("CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+                _create_schema(connection, self.destination)
             except BaseException:
                 os.close(fd)
                 _unlink_spool(path)
@@ -230,6 +234,9 @@ class Spool:
                 with contextlib.suppress(OSError):
                     path.rename(path.with_suffix(".corrupt"))
                 return 0
+            if count is None:
+                logger.debug("mosaicstack-telemetry: spool %s is for another destination; left for its client", path)
+                return 0
             _unlink_spool(path)
         finally:
             os.close(fd)
@@ -239,16 +246,20 @@ class Spool:
             )
         return count
 
-    def _copy_rows_of(self, path: Path) -> int:
+    def _copy_rows_of(self, path: Path) -> int | None:
+        """Copy an orphan's rows into ours in one transaction; ``None`` if it is for another destination."""
         with self._db:
             connection = self._require_open()
             connection.execute("ATTACH DATABASE ? AS orphan", (f"{path.resolve().as_uri()}?mode=rw",))
             try:
-                has_events = connection.execute(
-                    "SELECT 1 FROM orphan.sqlite_master WHERE type = 'table' AND name = 'events'"
+                has_tables = connection.execute(
+                    "SELECT 1 FROM orphan.sqlite_master WHERE type = 'table' AND name = 'meta'"
                 ).fetchone()
-                if not has_events:  # died between creating the file and its table
+                if not has_tables:  # died between creating the file and its tables: nothing in it
                     return 0
+                destination = connection.execute("SELECT value FROM orphan.meta WHERE key = 'destination'").fetchone()
+                if destination is None or destination[0] != self.destination:
+                    return None
                 connection.execute("BEGIN IMMEDIATE")
                 try:
                     count, size = connection.execute(
@@ -400,6 +411,15 @@ def _delete(connection: sqlite3.Connection, seqs: list[int]) -> None:
         connection.execute("DELETE FROM events WHERE seq BETWEEN ? AND ?", (seqs[0], seqs[-1]))
     else:
         connection.executemany("DELETE FROM events WHERE seq = ?", [(seq,) for seq in seqs])
+
+
+def _create_schema(connection: sqlite3.Connection, destination: str) -> None:
+    """The tables and the destination, in one transaction: a file has all of them or none (a process may die here)."""
+    connection.execute("BEGIN")
+    connection.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    connection.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+    connection.execute("INSERT INTO meta (key, value) VALUES ('destination', ?)", (destination,))
+    connection.execute("COMMIT")
 
 
 def _connect(path: Path) -> sqlite3.Connection:

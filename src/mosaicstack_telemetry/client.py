@@ -111,7 +111,8 @@ class TelemetryClient:
         path = self._config.spool_path
         if not path or self._drop_reason is not None or not isinstance(path, (str, os.PathLike)):
             return None
-        return Spool(path, self._settings.spool_max_bytes)
+        destination = f"{self._settings.server_url} {self._settings.instance_id}"
+        return Spool(path, self._settings.spool_max_bytes, destination)
 
     def _after_fork_in_child(self) -> None:
         """Forget everything the parent owns — its loop, thread, portal, sockets, spool file and queued events (the

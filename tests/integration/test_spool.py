@@ -155,7 +155,7 @@ async def test_a_dead_processes_spool_is_adopted_first_and_replays_count_duplica
     async with TelemetryClient(config_for(server)) as first:
         for event in events[:10]:
             first.track(event)
-    dead = Spool(tmp_path, 1 << 20)
+    dead = Spool(tmp_path, 1 << 20, destination=f"{server.url} {server.instance_id}")
     dead.open()
     dead.append([dumps(event) for event in events])
     dead.close()  # rows left and the lock released: what a killed process leaves

@@ -320,3 +320,25 @@ def test_an_event_that_cannot_be_encoded_is_counted_not_stored(
     assert list(spool.take(10)) == [real_dumps(good)]
     assert "could not encode an event for the spool" in caplog.text
     spool.close()
+
+
+def test_a_spool_for_another_destination_is_left_for_its_own_client(tmp_path: Path) -> None:
+    """Two applications (servers or instances) sharing a directory never send each other's events."""
+    theirs = Spool(tmp_path, 1 << 20, destination="https://other.example 1")
+    theirs.open()
+    theirs.append(bodies(2))
+    assert theirs.path is not None
+    left = theirs.path
+    theirs.close()
+
+    ours = Spool(tmp_path, 1 << 20, destination="http://127.0.0.1:1 2")
+    ours.open()
+    assert ours.adopt_orphans() == 0
+    assert left.exists()
+    ours.close()
+
+    same = Spool(tmp_path, 1 << 20, destination="https://other.example 1")
+    same.open()
+    assert same.adopt_orphans() == 2
+    assert not left.exists()
+    same.close()
