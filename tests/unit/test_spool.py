@@ -232,6 +232,7 @@ def test_a_failed_write_is_counted_and_logged_never_raised(tmp_path: Path, caplo
     spool.close()
 
 
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")  # 3.12+: forking with threads alive (pytest's)
 def test_after_fork_the_child_lets_go_of_the_parents_file_without_closing_it(tmp_path: Path) -> None:
     spool = open_spool(tmp_path)
     spool.append(bodies(2))
