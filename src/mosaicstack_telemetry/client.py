@@ -25,6 +25,7 @@ import anyio
 import anyio.from_thread
 import httpx
 
+from . import _fork
 from ._backend import current_loop
 from ._engine import IDLE_WAKER, Engine, Waker
 from ._predictions import PredictionFetcher, checked_queries
@@ -85,7 +86,7 @@ class TelemetryClient:
         self._logged_once: set[str] = set()
         self._atexit_registered = False
         self._fresh_state()
-        _LIVE_CLIENTS.add(self)
+        _fork.watch(self)
 
     def _fresh_state(self) -> None:
         """Queue, counters, cache, locks and the (absent) core: set at construction, and anew in a forked child."""
@@ -523,41 +524,6 @@ class _StartOnFirstUse(Waker):
         client = self._client()
         if client is not None:
             client._start_thread(wait=False)
-
-
-#: Every client alive, so that a forked child can reset them all (weakly held: the hook keeps none alive).
-_LIVE_CLIENTS: weakref.WeakSet[TelemetryClient] = weakref.WeakSet()
-
-
-#: Spools held across a fork (see Spool.hold_for_fork), released in the parent and the child.
-_HELD_SPOOLS: list[Spool] = []
-
-
-def _hold_spools_before_fork() -> None:
-    for client in list(_LIVE_CLIENTS):
-        spool = client._spool
-        if spool is not None:
-            spool.hold_for_fork()
-            _HELD_SPOOLS.append(spool)
-
-
-def _release_spools_after_fork() -> None:
-    while _HELD_SPOOLS:
-        _HELD_SPOOLS.pop().release_after_fork()
-
-
-def _reset_clients_in_child() -> None:
-    _release_spools_after_fork()  # the child drops these spools, but a lock left held would be a trap
-    for client in list(_LIVE_CLIENTS):
-        client._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(
-        before=_hold_spools_before_fork,
-        after_in_parent=_release_spools_after_fork,
-        after_in_child=_reset_clients_in_child,
-    )
 
 
 class _Refused:
