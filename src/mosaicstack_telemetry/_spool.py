@@ -153,11 +153,14 @@ class Spool:
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f"{os.getpid()}-{secrets.token_hex(6)}{SUFFIX}"
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            connection: sqlite3.Connection | None = None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 connection = _connect(path)
                 _create_schema(connection, self.destination)
             except BaseException:
+                if connection is not None:
+                    connection.close()
                 os.close(fd)
                 _unlink_spool(path)
                 raise

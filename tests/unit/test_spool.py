@@ -343,3 +343,19 @@ def test_a_spool_for_another_destination_is_left_for_its_own_client(tmp_path: Pa
     assert same.adopt_orphans() == 2
     assert not left.exists()
     same.close()
+
+
+def test_a_spool_that_fails_while_opening_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mosaicstack_telemetry import _spool
+
+    def broken_schema(connection: sqlite3.Connection, destination: str) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(_spool, "_create_schema", broken_schema)
+    spool = Spool(tmp_path, 1000)
+    with pytest.raises(SpoolError, match="disk I/O error"):
+        spool.open()
+    assert not spool.is_open
+    assert list(tmp_path.iterdir()) == []
