@@ -13,8 +13,9 @@ operating-system crash or power loss can lose the last commits (``FULL`` would f
 
 Layout: ``spool_path/<pid>-<random>.spool`` (plus SQLite's ``-wal`` and ``-shm``). Its owner holds an exclusive
 ``flock`` on it for as long as it lives; a file whose lock can be taken belongs to a dead process, and the next
-client to start in that directory *adopts* it — copies its rows into its own file in one transaction, then deletes
-it. Forked workers each open their own file, so they never share one.
+client to start in that directory with the same destination (server URL and instance, recorded in the file)
+*adopts* it — copies its rows into its own file in one transaction, then deletes it. Forked workers each open their
+own file, so they never share one.
 
 Every method blocks: the engine calls them on a worker thread (:mod:`._backlog`), one at a time. The counters are
 plain ints the loop thread may read at any time.
