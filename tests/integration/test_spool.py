@@ -240,3 +240,72 @@ async def test_events_of_a_process_killed_with_sigkill_are_sent_by_the_next_one(
     assert client.stats.recovered == 500
     assert leftovers(tmp_path) == []
     assert_accounted(client, caplog, server)
+
+
+async def test_a_cancelled_scope_leaves_the_spooled_events_in_the_spool_not_dropped(
+    server: ServerThread, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The cancelled-scope flush gives up as before (the server hangs), but nothing is counted cancelled: the events
+    are in the file, and the next start sends them."""
+    server.faults.hang = True
+    events = events_for(server, 4)
+    client = TelemetryClient(
+        config_for(server, spool_path=tmp_path, request_timeout_seconds=10, shutdown_timeout_seconds=10)
+    )
+    with anyio.move_on_after(0.5):
+        async with client:
+            for event in events:
+                client.track(event)
+            await anyio.sleep_forever()
+    assert client.stats.dropped == {}
+    assert client.stats.queued == 4
+    assert_accounted(client, caplog, server)
+
+    server.faults.hang = False
+    async with client:
+        await client.flush_async()
+    assert 4 == len(stored(server, events))
+    assert_accounted(client, caplog, server)
+
+
+NEVER_STOPS = textwrap.dedent(
+    """
+    import logging, sys
+    from mosaicstack_telemetry import EventBuilder, TelemetryClient, TelemetryConfig
+
+    logging.basicConfig(level=logging.WARNING)
+    url, key, instance_id, spool = sys.argv[1:5]
+    client = TelemetryClient(
+        TelemetryConfig(
+            server_url=url, api_key=key, instance_id=instance_id, spool_path=spool, shutdown_timeout_seconds=2.0
+        )
+    )
+    client.start()
+    for index in range(25):
+        client.track(EventBuilder(instance_id).duration_ms(index).build())
+    # no stop(): the exit flush runs while the server fails every request
+    """
+)
+
+
+async def test_at_interpreter_exit_what_could_not_be_sent_stays_in_the_spool_for_the_next_process(
+    server: ServerThread, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    server.faults.fail_next(10**6, 503)
+    result = await anyio.run_process(
+        [sys.executable, "-c", NEVER_STOPS, server.url, server.api_key, str(server.instance_id), str(tmp_path)],
+        check=False,
+    )
+    stderr = result.stderr.decode()
+    assert result.returncode == 0, stderr
+    assert "dropped (exit)" not in stderr
+    assert "they stay in the spool" in stderr
+    assert 0 == server.storage.count_events()
+
+    server.faults.reset()
+    async with TelemetryClient(config_for(server, spool_path=tmp_path)) as client:
+        await wait_until(lambda: client.stats.sent == 25, client=client)
+    assert client.stats.recovered == 25
+    assert 25 == server.storage.count_events()
+    assert leftovers(tmp_path) == []
+    assert_accounted(client, caplog, server)
