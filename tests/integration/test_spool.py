@@ -309,3 +309,30 @@ async def test_at_interpreter_exit_what_could_not_be_sent_stays_in_the_spool_for
     assert 25 == server.storage.count_events()
     assert leftovers(tmp_path) == []
     assert_accounted(client, caplog, server)
+
+
+async def test_rejected_and_refused_events_leave_the_spool_counted_and_are_never_replayed(
+    server: ServerThread, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """A batch refused for good (400: dropped, non_retryable) and events the server rejects one by one leave the
+    file like delivered ones: a later start in the same directory finds nothing to replay."""
+    server.faults.fail_next(1, 400)
+    server.faults.reject_every_k = 4
+    first, second = events_for(server, 10), events_for(server, 20)
+    config = config_for(server, spool_path=tmp_path, batch_size=10)
+    async with TelemetryClient(config) as client:
+        for event in first:
+            client.track(event)
+        await client.flush_async()  # refused: 400
+        for event in second:
+            client.track(event)
+        await client.flush_async()  # every 4th event rejected
+    stats = client.stats
+    assert stats.dropped == {DropReason.NON_RETRYABLE: 10}
+    assert (stats.sent, stats.rejected) == (15, 5)
+    assert leftovers(tmp_path) == []
+    assert_accounted(client, caplog, server)
+
+    async with TelemetryClient(config) as later:
+        await later.flush_async()
+    assert (later.stats.recovered, later.stats.sent) == (0, 0)
