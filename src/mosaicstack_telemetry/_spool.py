@@ -90,7 +90,7 @@ class Spool:
     """
 
     def __init__(self, directory: str | os.PathLike[str], max_bytes: int, destination: str = "") -> None:
-        self.directory = Path(directory)
+        self.directory = Path(directory).expanduser()  # "~/.cache/…" means the home directory, as users expect
         self.max_bytes = max_bytes
         #: where the events go (server URL and instance): only spools with the same destination are adopted, so
         #: two applications sharing a directory never send each other's events

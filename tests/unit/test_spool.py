@@ -359,3 +359,11 @@ def test_a_spool_that_fails_while_opening_leaves_nothing_behind(
         spool.open()
     assert not spool.is_open
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_spool_path_under_the_home_directory_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    spool = open_spool(Path("~/telemetry-spool"))
+    assert spool.path is not None
+    assert spool.path.parent == tmp_path / "telemetry-spool"
+    spool.close()
