@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +25,8 @@ from mosaicstack_telemetry.server.storage import SQLiteStorage
 
 from ._support import DEADLINE, clean_env, command, invoke, parse_json, run_cli
 
+_URL = re.compile(r"http://127\.0\.0\.1:\d+")
+
 
 class _Serving:
     """``mosaic-telemetry serve`` as a child process; its stdout is read by a thread, line by line, so a test can
@@ -38,12 +41,16 @@ class _Serving:
             text=True,
         )
         self._lines: queue.Queue[str] = queue.Queue()
+        self.url: str | None = None  # from the announcement
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            found = _URL.search(line)
+            if found and self.url is None:
+                self.url = found.group(0)
             self._lines.put(line)
 
     def line(self, timeout: float = 20.0) -> str:
@@ -60,8 +67,21 @@ class _Serving:
             lines.append(self.line())
         return lines
 
+    def wait_until_serving(self, timeout: float = 15.0) -> None:
+        """Until the announced URL answers: the announcement comes just before uvicorn installs its signal
+        handlers, and a signal sent in between would race them (what these tests check is the served stop)."""
+        deadline = time.monotonic() + timeout
+        while self.url is not None and time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=1.0)
+            except httpx.TransportError:
+                time.sleep(0.02)
+            else:
+                return
+
     def stop(self, signum: int) -> tuple[int, str]:
-        """Send ``signum``; the exit code and stderr, within 15 s."""
+        """Once serving, send ``signum``; the exit code and stderr, within 15 s."""
+        self.wait_until_serving()
         self.process.send_signal(signum)
         self.process.wait(timeout=15)
         self._reader.join(timeout=5)
