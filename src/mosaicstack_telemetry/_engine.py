@@ -9,7 +9,8 @@ Data path, top to bottom::
       └─ POST {server_url}/v1/events/batch, retried with cancellable backoff ── settle: counters (and spool rows)
 
 The core runs as a task of its own (:mod:`._backend`), never inside the caller's task. Everything here runs on that
-one loop thread, so the counters and flags below need no locks; only :class:`Waker` is touched by other threads.
+one loop thread, so the counters and flags below need no locks; only :class:`Waker` is touched by other threads, and,
+with a spool, the settled batches' counts are made on the spool's worker thread under its lock (see ``settle``).
 """
 
 from __future__ import annotations
@@ -148,7 +149,6 @@ class Engine:
         self._backlog: Backlog = MemoryBacklog(queue)
         self._spooling: SpoolBacklog | None = None  # set once the spool is open
         self._intake_wakeup = anyio.Event()  # wakes the spool writer
-        self._write_lock = anyio.Lock()  # intake → spool moves keep their order
         self._replay = False  # adopted events wait: send them without waiting for the interval
         self._acc = accounting
         self._transport = transport
@@ -413,9 +413,10 @@ class Engine:
         if self._spooling is None:
             return
         for _ in range(1 + self._queue.size // WRITE_CHUNK):
-            async with self._write_lock:
-                if not await self._spooling.write_intake():
-                    return
+            # Writer and batcher may both call this: the spool's one worker runs each move (drain and commit) whole,
+            # one after the other, so events reach the file in the order they were tracked.
+            if not await self._spooling.write_intake():
+                return
             self._wakeup.set()
 
     # -- submitter ----------------------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ class Spool:
         """``(read_intake(), waiting + incoming, in flight)`` at one instant: with :meth:`receive` and the data path
         holding the same lock, an event is never between two figures (or in two) while a snapshot is taken."""
         with self._state:
-            return read_intake(), self.rows - len(self._in_flight) + self.incoming, len(self._in_flight)
+            return read_intake(), self.waiting + self.incoming, len(self._in_flight)
 
     # -- opening and closing ------------------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from ._queue import EventQueue
 from ._spool import Spool
 from .builder import EventBuilder
 from .cache import PredictionCache
-from .config import TelemetryConfig, with_usable_numbers
+from .config import TelemetryConfig, with_usable_values
 from .events import TaskCompletionEvent
 from .predictions import PredictionQuery, PredictionResponse
 from .stats import Accounting, ClientStats, DropReason
@@ -79,7 +79,7 @@ class TelemetryClient:
         self._transport = transport
         self._clock = clock
         self._drop_reason = self._refusal_reason()
-        self._settings = with_usable_numbers(config)
+        self._settings = with_usable_values(config)
         self._accepted: type = TaskCompletionEvent if self._drop_reason is None else _Refused
         # A batch is "full" at batch_size events, or when the queue itself is full (max_queue_size < batch_size).
         self._full_batch = min(self._settings.batch_size, self._settings.max_queue_size)
@@ -109,8 +109,8 @@ class TelemetryClient:
 
     def _new_spool(self) -> Spool | None:
         """The spool (opened when the core starts), or ``None`` without ``spool_path`` or while refusing events."""
-        path = self._config.spool_path
-        if not path or self._drop_reason is not None or not isinstance(path, (str, os.PathLike)):
+        path = self._settings.spool_path  # None when off, or when spool_path was not a path (validate() said so)
+        if path is None or self._drop_reason is not None:
             return None
         destination = f"{self._settings.server_url} {self._settings.instance_id}"
         return Spool(path, self._settings.spool_max_bytes, destination)

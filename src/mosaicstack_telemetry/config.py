@@ -116,28 +116,35 @@ class TelemetryConfig:
         on_error: object = self.on_error
         if on_error is not None and not callable(on_error):
             errors.append(f"on_error={on_error!r} must be callable or None")
-        spool_path: object = self.spool_path
-        if spool_path is not None and (not isinstance(spool_path, (str, os.PathLike)) or not os.fspath(spool_path)):
-            errors.append(f"spool_path={spool_path!r} must be a directory path or None")
+        if not _is_spool_path(self.spool_path):
+            errors.append(f"spool_path={self.spool_path!r} must be a directory path or None")
         prefetch: object = self.prefetch_predictions
         if not isinstance(prefetch, (list, tuple)) or not all(isinstance(query, PredictionQuery) for query in prefetch):
             errors.append(f"prefetch_predictions={prefetch!r} must be a list of PredictionQuery")
         return errors
 
 
-def with_usable_numbers(config: TelemetryConfig) -> TelemetryConfig:
-    """A copy of ``config`` with every unusable number replaced by its default: what the client runs on.
+def with_usable_values(config: TelemetryConfig) -> TelemetryConfig:
+    """A copy of ``config`` with every unusable number — and an unusable ``spool_path`` — replaced by its default:
+    what the client runs on.
 
     ``validate()`` problems are logged, and — as in the original SDK — the client runs anyway, so ``batch_size=0`` or
-    a negative interval must not wedge it. A copy, not ``dataclasses.replace``: that would run ``__post_init__`` (the
-    environment overrides) a second time.
+    a negative interval must not wedge it (and a ``spool_path`` that is not a path means no spool). A copy, not
+    ``dataclasses.replace``: that would run ``__post_init__`` (the environment overrides) a second time.
     """
     defaults = {field.name: field.default for field in dataclasses.fields(TelemetryConfig)}
     usable = copy.copy(config)
     for name, is_good, _rule in _NUMBERS:
         if not is_good(getattr(config, name)):
             setattr(usable, name, defaults[name])
+    if not _is_spool_path(config.spool_path):
+        usable.spool_path = None
     return usable
+
+
+def _is_spool_path(value: object) -> bool:
+    """``None`` (no spool) or a non-empty path."""
+    return value is None or (isinstance(value, (str, os.PathLike)) and bool(os.fspath(value)))
 
 
 def _api_key_problems(key: object) -> list[str]:
@@ -174,7 +181,7 @@ def _positive(value: object) -> bool:
 
 
 #: The numeric settings, each with its test and the rule a message states: validate() reports against them, and
-#: with_usable_numbers() puts the default in place of a value that fails.
+#: with_usable_values() puts the default in place of a value that fails.
 _NUMBERS: tuple[tuple[str, Callable[[object], bool], str], ...] = (
     ("submit_interval_seconds", _positive, "must be a positive number"),
     ("request_timeout_seconds", _positive, "must be a positive number"),

@@ -198,3 +198,34 @@ def test_a_forked_worker_that_ends_without_stop_leaves_its_events_to_the_next_st
     assert (client.stats.recovered, client.stats.sent) == (50, 50)
     assert_exactly_once(server, worker_events)
     assert_no_spool_left(tmp_path)
+
+
+def test_a_changed_process_id_alone_resets_the_client(server: ServerThread) -> None:
+    """The fallback for servers that fork without running at-fork hooks: track() sees that the process id the
+    client recorded is not its own, resets as a forked child would, and starts a new thread of its own."""
+    client = TelemetryClient(config_for(server, submit_interval_seconds=0.05))
+    client.start()
+    before = events_for(server, 2)
+    for event in before:
+        client.track(event)
+    client.flush()
+    parent_thread, parent_portal, parent_engine = client._thread, client._portal, client._engine
+    assert parent_thread is not None
+    assert parent_portal is not None
+    assert parent_engine is not None
+    client._pid = -1  # as a child sees it when no hook ran: the recorded pid is its parent's
+
+    after = events_for(server, 3)
+    for event in after:
+        client.track(event)
+    client.stop()
+
+    assert client._pid == os.getpid()
+    assert client._thread is None  # the new thread it started is stopped ...
+    assert parent_thread.is_alive()  # ... and the "parent's" was never touched by the reset
+    assert (client.stats.tracked, client.stats.sent) == (3, 3)  # fresh counters: the child's own events
+    assert_exactly_once(server, before, after)
+    parent_portal.call(parent_engine.stop, 1.0)  # this process plays both parts: end the "parent's" core too
+    parent_portal.call(parent_portal.stop)
+    parent_thread.join(5)
+    assert not parent_thread.is_alive()

@@ -336,3 +336,21 @@ async def test_rejected_and_refused_events_leave_the_spool_counted_and_are_never
     async with TelemetryClient(config) as later:
         await later.flush_async()
     assert (later.stats.recovered, later.stats.sent) == (0, 0)
+
+
+async def test_events_the_disk_refuses_are_counted_spool_error(
+    server: ServerThread, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    events = events_for(server, 5)
+    async with TelemetryClient(config_for(server, spool_path=tmp_path)) as client:
+        client.track(events[0])
+        await client.flush_async()
+        connection = client._spool._connection if client._spool is not None else None
+        assert connection is not None
+        connection.execute("DROP TABLE events")  # every write from now on fails, as on a full or broken disk
+        for event in events[1:]:
+            client.track(event)
+        await wait_until(lambda: client.stats.dropped.get(DropReason.SPOOL_ERROR) == 4, client=client)
+    assert client.stats.sent == 1
+    assert "could not write" in caplog.text
+    assert_accounted(client, caplog, server)
