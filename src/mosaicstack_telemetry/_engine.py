@@ -106,18 +106,20 @@ IDLE_WAKER: Waker = _IdleWaker()
 class _Attempt:
     """What one POST of a batch came to."""
 
-    __slots__ = ("error", "rejected", "retry_after", "retryable", "sent")
+    __slots__ = ("duplicates", "error", "rejected", "retry_after", "retryable", "sent")
 
     def __init__(
         self,
         *,
         sent: int = 0,
+        duplicates: int = 0,
         rejected: int = 0,
         error: TelemetryError | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
     ) -> None:
         self.sent = sent
+        self.duplicates = duplicates
         self.rejected = rejected
         self.error = error
         self.retryable = retryable
@@ -475,6 +477,7 @@ class Engine:
 
     def _count_answered(self, result: _Attempt) -> None:
         self._acc.sent += result.sent
+        self._acc.duplicates += result.duplicates
         self._acc.rejected += result.rejected
 
     def _count_refused(self, size: int) -> None:
@@ -540,6 +543,7 @@ class Engine:
             if result.status != "accepted" and not _is_duplicate(result.error)
         ]
         rejected = min(len(reasons), len(batch))
+        duplicates = sum(1 for result in reply.results if result.status != "accepted" and _is_duplicate(result.error))
         if rejected:
             logger.warning(
                 "mosaicstack-telemetry: the server rejected %d of %d events: %s",
@@ -547,7 +551,9 @@ class Engine:
                 len(batch),
                 "; ".join(sorted(set(reasons)))[:500],
             )
-        return _Attempt(sent=len(batch) - rejected, rejected=rejected)
+        return _Attempt(
+            sent=len(batch) - rejected, duplicates=min(duplicates, len(batch) - rejected), rejected=rejected
+        )
 
     def _report(self, error: TelemetryError) -> None:
         report_failure(error, self.config.on_error)

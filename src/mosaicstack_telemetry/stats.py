@@ -85,6 +85,9 @@ class ClientStats:
     prediction_failures: int = 0
     #: events adopted from the spools of processes that ended before sending them (tracked there, settled here)
     recovered: int = 0
+    #: of ``sent``, those the server already held (answered ``duplicate``): a replay after a cut reply, or an event
+    #: sent twice. A subset of ``sent``, so not a term of the accounting identity.
+    duplicates: int = 0
 
     @property
     def dropped_total(self) -> int:
@@ -106,6 +109,7 @@ class Accounting:
         self.track_drops = {reason: _Counter() for reason in _TRACK_SIDE}
         self.loop_drops: Counter[str] = Counter()
         self.sent = 0
+        self.duplicates = 0
         self.rejected = 0
         self.retried = 0
         self.failed_batches = 0
@@ -137,6 +141,7 @@ class Accounting:
         return ClientStats(
             tracked=tracked,
             sent=self.sent,
+            duplicates=self.duplicates,
             rejected=self.rejected,
             dropped=MappingProxyType({k: v for k, v in sorted(dropped.items()) if v}),
             retried=self.retried,

@@ -169,6 +169,7 @@ async def test_a_connection_dropped_mid_reply_is_retried_and_the_duplicates_coun
                 await anyio.sleep(0.05)
     assert 7 == server.storage.count_events()
     assert (7, 0, 1) == (client.stats.sent, client.stats.rejected, client.stats.retried)
+    assert 7 == client.stats.duplicates  # the cut reply's batch, stored the first time: every event comes back so
     assert_accounted(client, caplog, server)
 
 
@@ -200,7 +201,7 @@ async def test_partial_rejection_and_duplicates(server: ServerThread, caplog: py
         client.track(events[0])  # already stored: the server says duplicate
         await client.flush_async()
     stats = client.stats
-    assert (7, 3) == (stats.sent, stats.rejected)
+    assert (7, 3, 1) == (stats.sent, stats.rejected, stats.duplicates)
     assert 6 == server.storage.count_events()
     assert_accounted(client, caplog, server)
 
