@@ -1,8 +1,8 @@
 """``mosaic-telemetry``: the command line — a one-command demo, the reference server, bulk sends, predictions, keys.
 
-Install it with the ``cli`` extra (click, rich and the reference server)::
+Install it with the ``cli`` extra (click, rich, trio and the reference server); from a checkout::
 
-    pip install "mosaicstack-telemetry[cli]"
+    pip install -e ".[cli]"
     mosaic-telemetry demo
 
 Modules, one job each: :mod:`.app` (the command group, ``--version``, logging, exit codes), :mod:`.options` (options
@@ -18,7 +18,8 @@ try:
     import rich  # noqa: F401
 except ImportError as error:  # pragma: no cover - the console script is installed with the extra
     raise SystemExit(
-        f'mosaic-telemetry needs the "cli" extra: pip install "mosaicstack-telemetry[cli]" ({error.name} is missing)'
+        f'mosaic-telemetry needs the "cli" extra: pip install "mosaicstack-telemetry[cli]", '
+        f'or from a checkout: pip install -e ".[cli]" ({error.name} is missing)'
     ) from error
 
 from .app import main

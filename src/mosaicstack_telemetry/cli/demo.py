@@ -171,7 +171,8 @@ def demo(
     """
     if not backend_available(backend):
         raise click.BadParameter(
-            'trio is not installed: pip install "mosaicstack-telemetry[trio]"', param_hint="--backend"
+            'trio is not installed: pip install "mosaicstack-telemetry[cli]" (from a checkout: pip install -e ".[cli]")',
+            param_hint="--backend",
         )
     with (
         tempfile.TemporaryDirectory(prefix="mosaic-telemetry-demo-") as directory,
