@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 from typing import Any
 
@@ -49,6 +50,29 @@ def test_message(telemetry: FakeTelemetry) -> None:
     assert isinstance(message, anthropic.types.Message)
     assert expected(**{**FULL, "task_type": "code_review"}) == fields(telemetry.event)
     assert str(telemetry.config.instance_id) == str(telemetry.event.instance_id)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("genai_prices") is None, reason="genai-prices 0.2 needs Python 3.11+ (the prices extra)"
+)
+def test_genai_prices_fallback_keeps_the_1h_cache_write_split(telemetry: FakeTelemetry, block_network: None) -> None:
+    """A model the own table lacks is priced by genai-prices with its 400 one-hour writes at the 1-hour rate."""
+
+    def newer_model(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json=payloads.anthropic_message(model="claude-sonnet-5-5"))
+
+    client = instrument(payloads.anthropic_client(newer_model), telemetry)
+
+    message = client.messages.create(**{**ARGS, "model": "claude-sonnet-5-5"})
+
+    assert message.usage.cache_creation is not None
+    assert 400 == message.usage.cache_creation.ephemeral_1h_input_tokens
+    # 19 × $2 + 38,000 × $0.1 + 600 × $2.5 + 400 × $4 + 250 × $10 per Mtok (genai-prices' claude-sonnet-5-5)
+    assert (39_019, 250, 9_438) == (
+        telemetry.event.actual_input_tokens,
+        telemetry.event.actual_output_tokens,
+        telemetry.event.actual_cost_usd_micros,
+    )
 
 
 def test_t3_stream_usage_is_cumulative(telemetry: FakeTelemetry) -> None:

@@ -169,6 +169,26 @@ def test_genai_prices_fallback_on_exact_match_only(block_network: None) -> None:
     assert CostStatus.UNPRICED is variant.status
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("genai_prices") is None, reason="genai-prices 0.2 needs Python 3.11+ (the prices extra)"
+)
+def test_genai_prices_fallback_charges_1h_cache_writes_at_their_rate(block_network: None) -> None:
+    """A model only genai-prices knows: the 1-hour cache writes (a subset of the writes) are passed on and charged
+    at the 1-hour rate, not at the 5-minute one."""
+    usage = Usage(
+        input_tokens=39_019,
+        output_tokens=250,
+        cache_read_tokens=38_000,
+        cache_write_tokens=1_000,
+        cache_write_1h_tokens=400,
+    )
+
+    cost = Pricer().price("claude-sonnet-5-5", usage, provider="anthropic")
+
+    # 19 × $2 + 38,000 × $0.1 + 600 × $2.5 + 400 × $4 (1h) + 250 × $10 per Mtok; all 1,000 writes at $2.5: 8,838
+    assert (9_438, CostStatus.GENAI_PRICES, "claude-sonnet-5-5") == _triple(cost)
+
+
 def test_genai_prices_can_be_turned_off() -> None:
     assert CostStatus.UNPRICED is Pricer(use_genai_prices=False).price("gpt-4.1-nano", ONE_M).status
 

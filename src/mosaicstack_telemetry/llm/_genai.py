@@ -32,6 +32,7 @@ def genai_cost(model: str, usage: Usage, provider: str | None) -> tuple[int, str
             "output_tokens": usage.output_tokens or 0,
             "cache_read_tokens": usage.cache_read_tokens,
             "cache_write_tokens": usage.cache_write_tokens,
+            "cache_write_1h_tokens": usage.cache_write_1h_tokens,  # a subset of cache_write_tokens, as here
         }
         provider_id = provider if provider in {"anthropic", "openai", "google", "mistral"} else None
         result = genai_prices.calc_price(genai_prices.Usage(**counts), model, provider_id=provider_id)
