@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -55,3 +56,17 @@ def test_in_process(tmp_path: Path) -> None:
     failed = invoke("keys", "create", "--db", str(tmp_path / "missing" / "x.db"))
     assert 1 == failed.exit_code
     assert "cannot open the database" in failed.stderr
+
+
+def test_a_database_from_a_newer_version_is_exit_1(tmp_path: Path) -> None:
+    """The migration runner refuses a schema newer than the code: exit 1 naming the versions, no traceback."""
+    db = tmp_path / "server.db"
+    with SQLiteStorage(db):
+        pass
+    with sqlite3.connect(db) as connection:
+        connection.execute("INSERT INTO schema_migrations VALUES (999, 'future', '2030-01-01')")
+    connection.close()
+    failed = invoke("keys", "create", "--db", str(db))
+    assert 1 == failed.exit_code
+    assert "has schema version 999, newer than this code's" in failed.stderr
+    assert "Traceback" not in failed.stderr

@@ -55,4 +55,4 @@ def assert_accounted(client: TelemetryClient, caplog: pytest.LogCaptureFixture, 
 
 def stored(server: ServerThread, events: list[TaskCompletionEvent]) -> set[str]:
     """The ids of ``events`` the server has stored."""
-    return {str(e.event_id) for e in events if server.storage.fetch_event(e.event_id) is not None}
+    return {str(e.event_id) for e in events if server.storage.fetch_event(e.instance_id, e.event_id) is not None}

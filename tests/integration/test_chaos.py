@@ -203,7 +203,11 @@ def run_chaos(
     tracked = second.reported()
     return ChaosResult(
         tracked=tracked,
-        stored={index for index in tracked if server.storage.fetch_event(event_id(SEED, index)) is not None},
+        stored={
+            index
+            for index in tracked
+            if server.storage.fetch_event(server.instance_id, event_id(SEED, index)) is not None
+        },
         server_rows=server.storage.count_events(),
         killed_at=killed_at,
         first_run=set(before_kill),

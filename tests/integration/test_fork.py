@@ -64,7 +64,7 @@ def tracking_thread(client: TelemetryClient, events: list[TaskCompletionEvent]) 
 def assert_exactly_once(server: ServerThread, *groups: list[TaskCompletionEvent]) -> None:
     expected = [event for group in groups for event in group]
     assert len(expected) == server.storage.count_events()
-    assert all(server.storage.fetch_event(event.event_id) is not None for event in expected)
+    assert all(server.storage.fetch_event(event.instance_id, event.event_id) is not None for event in expected)
 
 
 #: Every scenario runs without and with the spool: a forked child lets go of the parent's spool file and opens its own.

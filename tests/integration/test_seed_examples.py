@@ -173,7 +173,7 @@ def test_guide_generic_python_app(server: ServerThread, monkeypatch: pytest.Monk
 
     main()
     assert 1 == server.storage.count_events()
-    assert server.storage.fetch_event(tracked[0]) is not None  # type: ignore[arg-type]
+    assert server.storage.fetch_event(server.instance_id, tracked[0]) is not None  # type: ignore[arg-type]
 
 
 def test_readme_querying_predictions(server: ServerThread, capsys: pytest.CaptureFixture[str]) -> None:

@@ -129,6 +129,25 @@ def test_key_of_another_instance_is_403(reference_server: ServerThread, client: 
     assert 1 == own.json()["accepted"]
 
 
+def test_event_ids_are_unique_per_instance_not_across_instances(
+    reference_server: ServerThread, client: httpx.Client
+) -> None:
+    """Instance B posting an event_id instance A used is accepted and stored: nothing tells B the id exists elsewhere."""
+    mine = wire_event(reference_server.instance_id)
+    other_key = reference_server.create_key()
+    theirs = wire_event(other_key.instance_id, event_id=mine["event_id"])
+    assert "accepted" == post(client, [mine]).json()["results"][0]["status"]
+    as_other = {"Authorization": f"Bearer {other_key.key}"}
+    first = post(client, [theirs], headers=as_other).json()["results"][0]
+    assert ("accepted", None) == (first["status"], first["error"])
+    assert "duplicate" == post(client, [theirs], headers=as_other).json()["results"][0]["error"]
+    assert "duplicate" == post(client, [mine]).json()["results"][0]["error"]
+    assert (1, 1) == (
+        reference_server.storage.count_events(reference_server.instance_id),
+        reference_server.storage.count_events(other_key.instance_id),
+    )
+
+
 # -- the envelope -----------------------------------------------------------------------------------------------------
 
 
@@ -293,7 +312,7 @@ def test_missing_event_id_gets_a_new_one(reference_server: ServerThread, client:
     del event["event_id"]
     result = post(client, [event]).json()["results"][0]
     assert "accepted" == result["status"]
-    assert reference_server.storage.fetch_event(UUID(result["event_id"])) is not None
+    assert reference_server.storage.fetch_event(reference_server.instance_id, UUID(result["event_id"])) is not None
 
 
 def test_unsupported_schema_version_is_rejected(reference_server: ServerThread, client: httpx.Client) -> None:
@@ -315,7 +334,7 @@ def test_accepted_event_is_stored_as_sent(reference_server: ServerThread, client
         context_utilization_final=0.123456789,
     )
     assert 1 == post(client, [event]).json()["accepted"]
-    stored = reference_server.storage.fetch_event(UUID(event["event_id"]))
+    stored = reference_server.storage.fetch_event(reference_server.instance_id, UUID(event["event_id"]))
     assert TaskCompletionEvent.model_validate(event) == stored
     assert stored is not None
     assert "2026-01-15T12:00:00+00:00" == stored.timestamp.isoformat()

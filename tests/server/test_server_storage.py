@@ -112,8 +112,26 @@ def test_a_failed_insert_stores_nothing(storage: SQLiteStorage) -> None:
 def test_fetch_event(storage: SQLiteStorage) -> None:
     stored = event(quality_gates_failed=["lint"], repo_size_category="tiny")
     storage.insert_events([stored], NOW)
-    assert stored == storage.fetch_event(stored.event_id)
-    assert storage.fetch_event(uuid4()) is None
+    assert stored == storage.fetch_event(stored.instance_id, stored.event_id)
+    assert storage.fetch_event(stored.instance_id, uuid4()) is None
+    assert storage.fetch_event(uuid4(), stored.event_id) is None  # another instance does not see it
+
+
+def test_event_ids_are_unique_per_instance(storage: SQLiteStorage) -> None:
+    """Instance B's event with instance A's event_id is B's own event: stored, not a duplicate, each fetched apart."""
+    mine = event(model="model-a")
+    theirs = event(event_id=str(mine.event_id), model="model-b")
+    assert mine.instance_id != theirs.instance_id
+    assert [True] == storage.insert_events([mine], NOW)
+    assert [True, False] == storage.insert_events([theirs, theirs], NOW)
+    assert [False] == storage.insert_events([mine], NOW)
+    assert (1, 1, 2) == (
+        storage.count_events(mine.instance_id),
+        storage.count_events(theirs.instance_id),
+        storage.count_events(),
+    )
+    assert mine == storage.fetch_event(mine.instance_id, mine.event_id)
+    assert theirs == storage.fetch_event(theirs.instance_id, mine.event_id)
 
 
 def test_reader_rejects_unknown_names(storage: SQLiteStorage) -> None:

@@ -14,6 +14,7 @@ import click
 
 from ..config import ENV_API_KEY, ENV_INSTANCE_ID
 from ..server.keys import create_key
+from ..server.migrations import SchemaTooNewError
 from ..server.storage import SQLiteStorage
 from .options import DEFAULT_DB, EXIT_CODES_HELP, json_option
 from .output import Ui, emit_json, key_values
@@ -25,6 +26,8 @@ def open_storage(path: Path) -> SQLiteStorage:
     """The database at ``path`` (created when missing); a failure is exit 1 with the reason, not a traceback."""
     try:
         return SQLiteStorage(path)
+    except SchemaTooNewError as error:
+        raise click.ClickException(str(error)) from None
     except sqlite3.Error as error:
         raise click.ClickException(f"cannot open the database {str(path)!r}: {error}") from None
 

@@ -16,8 +16,8 @@ In Python::
         server.faults.fail_next(1, 429, retry_after=2)  # misbehave on purpose
 
 Modules, one job each: :mod:`.app` (HTTP), :mod:`.storage` (the :class:`Storage` interface and SQLite),
-:mod:`.predictions` (statistics and fallback), :mod:`.keys` (API keys), :mod:`.faults` (fault injection),
-:mod:`.runner` (uvicorn on a thread).
+:mod:`.migrations` (the versioned schema), :mod:`.predictions` (statistics and fallback), :mod:`.keys` (API keys),
+:mod:`.faults` (fault injection), :mod:`.runner` (uvicorn on a thread).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ except ImportError as error:  # pragma: no cover - the sessions install the extr
 from .app import HEALTH_PATH, MAX_BODY_BYTES, create_app
 from .faults import FaultPlan, FaultStatistics, RateLimit, format_retry_after
 from .keys import ApiKey, create_key, hash_key, verify_key
+from .migrations import SchemaTooNewError
 from .predictions import (
     FALLBACK_LEVELS,
     HIGH_CONFIDENCE_SAMPLES,
@@ -59,6 +60,7 @@ __all__ = [
     "Predictor",
     "RateLimit",
     "SQLiteStorage",
+    "SchemaTooNewError",
     "ServerThread",
     "Storage",
     "StorageReader",

@@ -23,6 +23,11 @@ Every accepted event is kept, one column per field. The index ``events_by_dimens
 (:data:`.predictions.FALLBACK_LEVELS`) is a prefix of it, and goes on with every column a prediction reads: counts
 and summaries read index entries only, never table rows. Percentile ranks are selected in SQL
 (:meth:`StorageReader.summarize`): Python receives a handful of values per group, not the group's rows.
+
+**Tenant isolation.** An event is identified by ``(instance_id, event_id)``: an instance's duplicate is its own event
+id stored before; another instance's event with the same id is a different event, stored. Every per-event read
+(:meth:`Storage.fetch_event`) takes the instance. Predictions read across instances on purpose: they are
+crowd-sourced. The schema is built and upgraded by :mod:`.migrations` when the storage opens.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from uuid import UUID
 import attrs
 
 from ..events import TaskCompletionEvent
+from .migrations import migrate
 
 __all__ = [
     "DIMENSIONS",
@@ -65,8 +71,6 @@ METRICS = (
 
 #: Column name → value to match, keys among :data:`DIMENSIONS`.
 Dimensions = Mapping[str, str]
-
-_SCHEMA_VERSION = 1
 
 
 @attrs.frozen
@@ -126,7 +130,8 @@ class Storage(Protocol):
         ...
 
     def insert_events(self, events: Sequence[TaskCompletionEvent], received_at: datetime) -> list[bool]:
-        """Store events atomically; per event, ``True`` if stored, ``False`` if its ``event_id`` already was.
+        """Store events atomically; per event, ``True`` if stored, ``False`` if its instance already stored its
+        ``event_id`` (ids are unique per instance: another instance's event with the same id is stored).
 
         A repeat inside ``events`` is a duplicate of its first occurrence.
         """
@@ -136,12 +141,12 @@ class Storage(Protocol):
         """A read snapshot for a series of counts and summaries."""
         ...
 
-    def count_events(self) -> int:
-        """How many events are stored."""
+    def count_events(self, instance_id: UUID | None = None) -> int:
+        """How many events are stored: those of ``instance_id``, or of every instance when ``None``."""
         ...
 
-    def fetch_event(self, event_id: UUID) -> TaskCompletionEvent | None:
-        """The stored event with this id, rebuilt as a model (for tests and inspection)."""
+    def fetch_event(self, instance_id: UUID, event_id: UUID) -> TaskCompletionEvent | None:
+        """Instance ``instance_id``'s event with this id, rebuilt as a model (for tests and inspection)."""
         ...
 
     def close(self) -> None:
@@ -180,56 +185,6 @@ _EVENT_COLUMNS = (
     "language",
     "repo_size_category",
 )
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_sha256 TEXT PRIMARY KEY,
-    instance_id TEXT NOT NULL,
-    label TEXT,
-    created_at TEXT NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE IF NOT EXISTS events (
-    event_id TEXT PRIMARY KEY,          -- canonical UUID string
-    instance_id TEXT NOT NULL,
-    schema_version TEXT NOT NULL,
-    timestamp TEXT NOT NULL,            -- ISO 8601, UTC
-    received_at TEXT NOT NULL,          -- ISO 8601, UTC, server clock
-    task_duration_ms INTEGER NOT NULL,
-    task_type TEXT NOT NULL,            -- enum values, as on the wire
-    complexity TEXT NOT NULL,
-    harness TEXT NOT NULL,
-    model TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    estimated_input_tokens INTEGER NOT NULL,
-    estimated_output_tokens INTEGER NOT NULL,
-    actual_input_tokens INTEGER NOT NULL,
-    actual_output_tokens INTEGER NOT NULL,
-    estimated_cost_usd_micros INTEGER NOT NULL,
-    actual_cost_usd_micros INTEGER NOT NULL,
-    quality_gate_passed INTEGER NOT NULL,
-    quality_gates_run TEXT NOT NULL,    -- JSON array of gate values
-    quality_gates_failed TEXT NOT NULL,
-    context_compactions INTEGER NOT NULL,
-    context_rotations INTEGER NOT NULL,
-    context_utilization_final REAL NOT NULL,
-    outcome TEXT NOT NULL,
-    retry_count INTEGER NOT NULL,
-    language TEXT,
-    repo_size_category TEXT
-);
-
--- Every fallback level is a prefix of this order: (task_type, provider, model, complexity) → (task_type, provider,
--- model) → (task_type, provider) → (task_type). The index also covers every column a prediction reads, so a
--- prediction scans index entries only, never the table's rows.
-CREATE INDEX IF NOT EXISTS events_by_dimensions ON events (
-    task_type, provider, model, complexity,
-    actual_input_tokens, actual_output_tokens, actual_cost_usd_micros, task_duration_ms,
-    estimated_input_tokens, estimated_output_tokens, quality_gate_passed, outcome
-);
-
-PRAGMA user_version = {_SCHEMA_VERSION};
-"""
 
 _COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
 _PLACEHOLDERS = ", ".join("?" for _ in _EVENT_COLUMNS)
@@ -369,8 +324,9 @@ class _SQLiteReader:
 class SQLiteStorage:
     """:class:`Storage` on stdlib :mod:`sqlite3`: a database file (WAL mode), or in memory when ``path`` is ``None``.
 
-    :param path: the database file, created with its schema when missing; ``None`` (or ``":memory:"``) keeps
-        everything in memory, gone at :meth:`close`.
+    :param path: the database file, created with its schema when missing and upgraded in place when older
+        (:mod:`.migrations`); ``None`` (or ``":memory:"``) keeps everything in memory, gone at :meth:`close`.
+    :raises ~.migrations.SchemaTooNewError: the file was written by a newer version of the code.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -381,10 +337,14 @@ class SQLiteStorage:
         self._idle_readers: list[sqlite3.Connection] = []
         self._closed = False
         self._writer = self._connect()
-        if not self._in_memory:
-            self._writer.execute("PRAGMA journal_mode = WAL")
-            self._writer.execute("PRAGMA synchronous = NORMAL")
-        self._writer.executescript(_SCHEMA)
+        try:
+            if not self._in_memory:
+                self._writer.execute("PRAGMA journal_mode = WAL")
+                self._writer.execute("PRAGMA synchronous = NORMAL")
+            migrate(self._writer, database=f"the database {self._path!r}")
+        except BaseException:
+            self._writer.close()
+            raise
 
     @property
     def path(self) -> str:
@@ -455,15 +415,21 @@ class SQLiteStorage:
             cursor.execute("COMMIT")
         return stored
 
-    def count_events(self) -> int:
-        with self.reader() as reader:
-            return reader.count({})
+    def count_events(self, instance_id: UUID | None = None) -> int:
+        if instance_id is None:
+            with self.reader() as reader:
+                return reader.count({})
+        with self._read_connection() as connection:
+            (count,) = connection.execute(
+                "SELECT count(*) FROM events WHERE instance_id = ?", (str(instance_id),)
+            ).fetchone()
+        return int(count)
 
-    def fetch_event(self, event_id: UUID) -> TaskCompletionEvent | None:
+    def fetch_event(self, instance_id: UUID, event_id: UUID) -> TaskCompletionEvent | None:
         with self._read_connection() as connection:
             row = connection.execute(
-                f"SELECT {_COLUMN_LIST} FROM events WHERE event_id = ?",  # noqa: S608
-                (str(event_id),),
+                f"SELECT {_COLUMN_LIST} FROM events WHERE instance_id = ? AND event_id = ?",  # noqa: S608
+                (str(instance_id), str(event_id)),
             ).fetchone()
         if row is None:
             return None
