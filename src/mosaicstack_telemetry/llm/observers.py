@@ -5,8 +5,8 @@ report — never the chunks — so memory stays constant however long the stream
 protocol a stream speaks (:func:`observer_for`), by shape:
 
 * Anthropic raw events (``type`` ``message_start``/``message_delta``/…): ``message_start`` carries the input and
-  cache counts (and a preliminary output count), each ``message_delta`` a *cumulative* usage: every non-null field
-  overwrites, nothing is summed (T3). An early end keeps what ``message_start`` said (T11).
+  cache counts and a placeholder output count (ignored), each ``message_delta`` a *cumulative* usage: every non-null
+  field overwrites, nothing is summed (T3). Ended before a ``message_delta``, the output is unknown (T11).
 * OpenAI Chat chunks (``choices``): usage only on an extra last chunk whose ``choices`` is empty (T4). When the
   instrumentation asked for it itself (``include_usage`` injected), that chunk is consumed, not passed on: the
   caller's ``chunk.choices[0]`` keeps working.
@@ -46,6 +46,9 @@ class Observer:
 
 
 _ANTHROPIC_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+#: ``message_start``'s ``output_tokens`` is a placeholder (1, or a few), not a count: the output is known only once a
+#: ``message_delta`` reports it (the model may have produced hundreds of tokens before an early close)
+_START_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 class AnthropicObserver(Observer):
@@ -66,13 +69,13 @@ class AnthropicObserver(Observer):
         elif kind == "message_start":
             message = get(chunk, "message")
             self.model = get(message, "model")
-            self._merge(get(message, "usage"))
+            self._merge(get(message, "usage"), _START_FIELDS)
         return False
 
-    def _merge(self, usage: Any) -> None:
+    def _merge(self, usage: Any, names: tuple[str, ...] = _ANTHROPIC_FIELDS) -> None:
         """Overwrite every field this report carries: the counts are cumulative (T3)."""
         counts = self._counts
-        for name in _ANTHROPIC_FIELDS:
+        for name in names:
             value = get(usage, name)
             if value is not None:
                 counts[name] = value
@@ -86,7 +89,8 @@ class AnthropicObserver(Observer):
     def usage(self) -> Usage:
         if not self._counts:
             return UNKNOWN
-        report = dict(self._counts, cache_creation=self._breakdown, output_tokens_details=self._thinking)
+        thinking = self._thinking if "output_tokens" in self._counts else None  # no output count, no subset of it
+        report = dict(self._counts, cache_creation=self._breakdown, output_tokens_details=thinking)
         return normalize_usage({"usage": report})
 
 

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+import attrs
+
 from ..enums import Outcome
 from .observers import Observer, observer_for
 from .recorder import CallRecord, CallResult
@@ -182,13 +184,16 @@ class InstrumentedAsyncStream(_Base, Generic[T]):
 
 
 def _finish_from_snapshot(record: CallRecord, stream: Any, exc: BaseException | None) -> None:
-    """Anthropic's ``messages.stream()`` helper accumulates usage correctly itself: read its snapshot."""
+    """Anthropic's ``messages.stream()`` helper accumulates usage correctly itself: read its snapshot. Until the
+    final ``message_delta`` (which sets ``stop_reason``) its output count is ``message_start``'s placeholder: unknown."""
     try:
         snapshot = stream.current_message_snapshot
     except Exception:  # no message_start yet (the helper asserts)
         snapshot = None
     complete = snapshot is not None and getattr(snapshot, "stop_reason", None) is not None
     usage = normalize_usage(snapshot)
+    if not complete and usage.output_tokens is not None:
+        usage = attrs.evolve(usage, output_tokens=None, reasoning_tokens=None)
     if exc is not None and not isinstance(exc, Exception) and not usage.known:
         record.cancelled()
         return
