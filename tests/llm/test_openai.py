@@ -220,6 +220,49 @@ def test_openrouter_reported_cost_wins(telemetry: FakeTelemetry) -> None:
     assert ("openrouter", 250_000) == (telemetry.event.provider.value, telemetry.event.actual_cost_usd_micros)
 
 
+LOCAL_GATEWAY = "http://127.0.0.1:4000/v1"
+
+
+@pytest.mark.parametrize("echo_prefix", [False, True], ids=["upstream-name", "prefixed-name"])
+def test_provider_prefix_behind_a_local_gateway(telemetry: FakeTelemetry, echo_prefix: bool) -> None:
+    """A gateway on a custom base_url (LiteLLM-style): the endpoint says nothing, the model's prefix names the
+    provider — whether the reply names the upstream model or echoes the prefixed one."""
+    model = "openai/gpt-4o-mini"
+
+    def gateway(request: httpx2.Request) -> httpx2.Response:
+        reply = payloads.chat_completion(model=model if echo_prefix else "gpt-4o-mini-2024-07-18")
+        return httpx2.Response(200, json=reply)
+
+    client = instrument(payloads.openai_client(gateway, base_url=LOCAL_GATEWAY), telemetry)
+
+    client.chat.completions.create(model=model, messages=MESSAGES)
+
+    assert ("openai", 368) == (telemetry.event.provider.value, telemetry.event.actual_cost_usd_micros)
+
+
+@pytest.mark.parametrize(
+    ("model", "provider", "cost"),
+    [
+        ("acme/coder-7b", "custom", 0),  # an unknown prefix names nothing
+        ("coder-7b", "custom", 0),
+        ("ollama/llama3.2", "ollama", 0),
+        # 300 × $2 + 1,500 × $0.2 (read) + 200 × $2.5 (written) + 300 × $10 per Mtok
+        ("anthropic/claude-sonnet-5", "anthropic", 4_400),
+    ],
+)
+def test_gateway_model_prefixes(telemetry: FakeTelemetry, model: str, provider: str, cost: int) -> None:
+    """Only a known prefix names a provider; without one a gateway's calls stay custom."""
+
+    def gateway(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json=payloads.chat_completion(model=model))
+
+    client = instrument(payloads.openai_client(gateway, base_url=LOCAL_GATEWAY), telemetry)
+
+    client.chat.completions.create(model=model, messages=MESSAGES)
+
+    assert (provider, cost) == (telemetry.event.provider.value, telemetry.event.actual_cost_usd_micros)
+
+
 async def test_async_chat_responses_embeddings(telemetry: FakeTelemetry) -> None:
     client = instrument(payloads.async_openai_client(Server()), telemetry)
 

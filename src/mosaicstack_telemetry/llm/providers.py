@@ -12,7 +12,7 @@ from typing import Any
 from ..enums import Provider
 from ._access import get
 
-__all__ = ["provider_of_client", "provider_of_response", "system_prompt"]
+__all__ = ["provider_of_client", "provider_of_model", "provider_of_response", "system_prompt"]
 
 #: host fragments of OpenAI-compatible endpoints → the provider they are
 _HOSTS = (
@@ -40,6 +40,33 @@ def provider_of_client(client: Any) -> Provider:
     if package == "openai":
         return Provider.OPENAI if not base_url else Provider.CUSTOM
     return Provider.UNKNOWN
+
+
+#: the provider prefixes gateways put before a model name (LiteLLM's, OpenRouter's): ``openai/gpt-4o-mini``
+_PREFIXES = {
+    "openai": Provider.OPENAI,
+    "azure": Provider.OPENAI,
+    "anthropic": Provider.ANTHROPIC,
+    "google": Provider.GOOGLE,
+    "gemini": Provider.GOOGLE,
+    "vertex_ai": Provider.GOOGLE,
+    "mistral": Provider.MISTRAL,
+    "mistralai": Provider.MISTRAL,
+    "ollama": Provider.OLLAMA,
+    "ollama_chat": Provider.OLLAMA,
+    "openrouter": Provider.OPENROUTER,
+}
+
+
+def provider_of_model(model: str | None) -> Provider | None:
+    """The provider a model name's prefix names (``openai/gpt-4o-mini`` → ``openai``); ``None`` without a known one.
+
+    Used when the endpoint alone does not tell (a gateway on a custom ``base_url``): the prefix is how such
+    gateways route a call, so it names who serves it.
+    """
+    if not model or "/" not in model:
+        return None
+    return _PREFIXES.get(model.split("/", 1)[0].strip().lower())
 
 
 def provider_of_response(response: Any) -> Provider | None:

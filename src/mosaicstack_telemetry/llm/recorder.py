@@ -24,7 +24,7 @@ from ..config import TelemetryConfig
 from ..enums import Complexity, Harness, Outcome, Provider, TaskType
 from ..events import TaskCompletionEvent
 from .pricing import Cost, CostStatus, Pricer
-from .providers import system_prompt
+from .providers import provider_of_model, system_prompt
 from .stats import COUNTERS, SkipReason
 from .task_types import current_hint, infer_task_type
 from .usage import UNKNOWN, Usage
@@ -37,6 +37,7 @@ _MAX_TOKENS = 10_000_000
 _MAX_COST = 100_000_000
 _MAX_DURATION_MS = 86_400_000
 _MAX_MODEL = 100
+_UNNAMED = frozenset({Provider.CUSTOM, Provider.UNKNOWN})
 
 
 class Telemetry(Protocol):
@@ -180,6 +181,8 @@ class CallRecord:
         duration_ms = round((time.perf_counter() - self.started) * 1000)
         name = model or self.request_model or "unknown"
         served_by = self.provider or provider or Provider.UNKNOWN
+        if served_by in _UNNAMED:  # a gateway on a custom base_url: a prefix (openai/gpt-4o-mini) names the provider
+            served_by = provider_of_model(name) or provider_of_model(self.request_model) or served_by
         if outcome in {Outcome.SUCCESS, Outcome.PARTIAL} and not usage.known:
             COUNTERS.skipped(SkipReason.USAGE_UNKNOWN)
             _log_once(
