@@ -32,9 +32,9 @@ class _Serving:
     """``mosaic-telemetry serve`` as a child process; its stdout is read by a thread, line by line, so a test can
     wait for a line with a deadline (select() on the pipe would miss lines already in Python's buffer)."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, verbose: bool = False) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            command("serve", "--port", "0", *args),
+            command(*(["-v"] if verbose else []), "serve", "--port", "0", *args),
             env=clean_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -90,9 +90,9 @@ class _Serving:
 
 
 @contextmanager
-def _serving(*args: str) -> Iterator[_Serving]:
+def _serving(*args: str, verbose: bool = False) -> Iterator[_Serving]:
     """A serving child process, killed if the test leaves it running."""
-    serving = _Serving(*args)
+    serving = _Serving(*args, verbose=verbose)
     try:
         yield serving
     finally:
@@ -211,3 +211,39 @@ def test_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_url_for_a_client_on_this_machine(host: str, url: str) -> None:
     """A wildcard address is announced as loopback: the URL must be one a client can use."""
     assert url == serve_module._url(host, 80)
+
+
+def test_api_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--api-key-file announces the key it holds (whitespace around it ignored); a bad file is a usage error that
+    never shows the file's content; it cannot be combined with --api-key."""
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    db = tmp_path / "server.db"
+    key_file = tmp_path / "key"
+    key_file.write_text("  " + "C" * 64 + "\n")
+    announced = parse_json(
+        invoke("serve", "--port", "0", "--db", str(db), "--api-key-file", str(key_file), "--json").stdout
+    )
+    assert "c" * 64 == announced["api_key"]
+    key_file.write_text("not-a-key-but-a-secret")
+    bad = invoke("serve", "--port", "0", "--db", str(db), "--api-key-file", str(key_file))
+    assert 2 == bad.exit_code
+    assert "must hold 64 hexadecimal characters" in bad.stderr
+    assert "not-a-key-but-a-secret" not in bad.stderr
+    missing = invoke("serve", "--port", "0", "--db", str(db), "--api-key-file", str(tmp_path / "nope"))
+    assert 2 == missing.exit_code
+    assert "cannot read" in missing.stderr
+    both = invoke("serve", "--db", str(db), "--api-key", "d" * 64, "--api-key-file", str(key_file))
+    assert 2 == both.exit_code
+    assert "exclusive" in both.stderr
+
+
+def test_access_log_has_no_query_strings(tmp_path: Path) -> None:
+    """-v logs every request, with the query string replaced by [redacted]."""
+    with _serving("--db", str(tmp_path / "server.db"), "--json", verbose=True) as serving:
+        announced = parse_json(serving.line())
+        with httpx.Client(base_url=announced["url"], timeout=10) as http:
+            assert 200 == http.get("/healthz", params={"api_key": "secret-in-a-url"}).status_code
+        code, stderr = serving.stop(signal.SIGINT)
+    assert 0 == code
+    assert "GET /healthz?[redacted] HTTP/1.1" in stderr
+    assert "secret-in-a-url" not in stderr

@@ -41,6 +41,14 @@ def test_unknown_path_and_method_answer_json(client: httpx.Client) -> None:
     assert "application/json" == wrong_method.headers["content-type"]
 
 
+@pytest.mark.parametrize("path", [EVENTS_PATH + "/", "/v1/predictions/batch/", "/healthz/"])
+def test_a_trailing_slash_is_404_not_a_redirect(client: httpx.Client, path: str) -> None:
+    """No redirect built from a forged Host header (an open redirect): a path the API lacks is a plain 404."""
+    response = client.post(path, json={"events": []}, headers={"Host": "evil.example"})
+    assert (404, {"detail": "Not Found"}) == (response.status_code, response.json())
+    assert "location" not in response.headers
+
+
 # -- authentication ---------------------------------------------------------------------------------------------------
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -191,3 +193,27 @@ def test_file_storage_reads_in_parallel_with_writes(tmp_path: Path) -> None:
             thread.join(10)
         assert [] == errors
         assert 1_000 == store.count_events()
+
+
+def test_database_files_are_private(tmp_path: Path) -> None:
+    """The database and its -wal/-shm files are created 0600 (owner only), whatever the umask lets through."""
+    previous = os.umask(0o022)
+    try:
+        path = tmp_path / "private.sqlite3"
+        with SQLiteStorage(path) as store:
+            store.insert_events([event()], NOW)
+            files = [path, tmp_path / "private.sqlite3-wal", tmp_path / "private.sqlite3-shm"]
+            modes = {file.name: stat.S_IMODE(file.stat().st_mode) for file in files}
+    finally:
+        os.umask(previous)
+    assert dict.fromkeys(modes, 0o600) == modes
+
+
+def test_an_existing_database_keeps_its_mode(tmp_path: Path) -> None:
+    """A file the operator created (or chmod-ed) is opened as it is: the storage only chooses the mode of new files."""
+    path = tmp_path / "shared.sqlite3"
+    path.touch(mode=0o640)
+    path.chmod(0o640)
+    with SQLiteStorage(path) as store:
+        store.insert_events([event()], NOW)
+    assert 0o640 == stat.S_IMODE(path.stat().st_mode)

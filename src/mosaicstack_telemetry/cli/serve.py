@@ -5,7 +5,10 @@ On loopback by default: the reference server is for development, and ``--host 0.
 Every start prints an api key to use. The database keeps only keys' hashes, so a key from an earlier start cannot
 be shown again: each start issues a new key, unless ``--api-key`` names one — a key already in the database is
 reused (with its instance), an unknown one is added. So ``--api-key "$MOSAIC_TELEMETRY_API_KEY"`` keeps the
-exported variables valid across restarts.
+exported variables valid across restarts. ``--api-key-file`` reads the key from a file instead, so that it does not
+show in ``ps`` (a command line is visible to every user of the machine).
+
+The access log (``-v``) never shows query strings (:mod:`..server.accesslog`).
 
 The socket is bound before anything is printed (port 0 picks a free port, and the printed URL is the real one), and
 connections made right after the banner wait in the listen backlog until uvicorn accepts them. SIGINT and SIGTERM
@@ -27,6 +30,7 @@ import click
 import uvicorn
 
 from ..config import ENV_API_KEY, ENV_INSTANCE_ID, ENV_SERVER_URL
+from ..server.accesslog import redact_access_log
 from ..server.app import create_app
 from ..server.keys import ApiKey, create_key, hash_key, is_well_formed
 from ..server.storage import SQLiteStorage
@@ -44,6 +48,20 @@ def _check_key(ctx: click.Context, param: click.Parameter, value: str | None) ->
     if value is not None and not is_well_formed(value):
         raise click.BadParameter("must be 64 hexadecimal characters")
     return value
+
+
+def _read_key_file(path: Path) -> str:
+    """The key in ``path`` (surrounding whitespace ignored); errors never show the file's content."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+        raise click.BadParameter(f"cannot read {str(path)!r}: {reason}", param_hint="--api-key-file") from None
+    if not is_well_formed(text):
+        raise click.BadParameter(
+            f"{str(path)!r} must hold 64 hexadecimal characters (and nothing else)", param_hint="--api-key-file"
+        )
+    return text
 
 
 def _key(storage: SQLiteStorage, api_key: str | None, instance_id: UUID | None) -> tuple[ApiKey, bool]:
@@ -123,11 +141,25 @@ def _until_stopped() -> Iterator[None]:
     metavar="KEY",
     help="Announce this key instead of a new one (reused if the database has it, added if not).",
 )
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Read the key to announce from this file (as --api-key, but out of sight of ps).",
+)
 @click.option("--instance-id", type=click.UUID, metavar="UUID", help="Instance of a new key (default: a new UUID).")
 @json_option
 @click.pass_obj
 def serve(
-    ui: Ui, *, host: str, port: int, db_path: Path, api_key: str | None, instance_id: UUID | None, as_json: bool
+    ui: Ui,
+    *,
+    host: str,
+    port: int,
+    db_path: Path,
+    api_key: str | None,
+    api_key_file: Path | None,
+    instance_id: UUID | None,
+    as_json: bool,
 ) -> None:
     """Run the reference server in the foreground until Ctrl-C.
 
@@ -135,6 +167,10 @@ def serve(
     (--json: the same as one JSON line). Each start issues a new key unless --api-key names one: only keys'
     hashes are stored, so an earlier key cannot be shown again. -v logs every request.
     """
+    if api_key_file is not None:
+        if api_key is not None:
+            raise click.UsageError("--api-key and --api-key-file are exclusive: give one")
+        api_key = _read_key_file(api_key_file)
     if not ui.verbose:  # a server in the foreground shows its warnings and errors; -v shows every request
         click.get_current_context().call_on_close(ui.show_log(logging.WARNING, ("uvicorn", "mosaicstack_telemetry")))
     with open_storage(db_path) as storage, _until_stopped():
@@ -144,6 +180,7 @@ def serve(
             url = _url(host, sock.getsockname()[1])
             _announce(ui, url, issued, reused, storage, as_json=as_json)
             app = create_app(storage)
+            redact_access_log()
             config = uvicorn.Config(
                 app,
                 loop="asyncio",

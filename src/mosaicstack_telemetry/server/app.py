@@ -455,6 +455,9 @@ def create_app(
             Exception: _internal_error,
         },
     )
+    # No "add the trailing slash" redirects: Starlette builds their Location from the Host header, which a client
+    # forges at will (an open redirect). A path the API does not have is a 404, whatever its slashes.
+    app.router.redirect_slashes = False
     app.state.storage = storage
     app.state.faults = plan
     app.state.predictor = api.predictor

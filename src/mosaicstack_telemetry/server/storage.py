@@ -209,6 +209,14 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
+def _create_private(path: str) -> None:
+    """Create the database file readable by its owner only (0600) unless it exists: it holds every event and the
+    keys' hashes. SQLite gives the ``-wal`` and ``-shm`` files it creates the database file's permissions. Any
+    other failure (a missing directory) is left for :func:`sqlite3.connect` to report as it always does."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _row(event: TaskCompletionEvent, received_at: str) -> tuple[Any, ...]:
     return (
         str(event.event_id),
@@ -324,8 +332,8 @@ class _SQLiteReader:
 class SQLiteStorage:
     """:class:`Storage` on stdlib :mod:`sqlite3`: a database file (WAL mode), or in memory when ``path`` is ``None``.
 
-    :param path: the database file, created with its schema when missing and upgraded in place when older
-        (:mod:`.migrations`); ``None`` (or ``":memory:"``) keeps everything in memory, gone at :meth:`close`.
+    :param path: the database file, created (mode 0600, as its ``-wal`` and ``-shm`` files) with its schema when
+        missing and upgraded in place when older (:mod:`.migrations`); ``None`` (or ``":memory:"``) keeps everything in memory, gone at :meth:`close`.
     :raises ~.migrations.SchemaTooNewError: the file was written by a newer version of the code.
     """
 
@@ -336,6 +344,8 @@ class SQLiteStorage:
         self._pool_lock = threading.Lock()
         self._idle_readers: list[sqlite3.Connection] = []
         self._closed = False
+        if not self._in_memory:
+            _create_private(self._path)
         self._writer = self._connect()
         try:
             if not self._in_memory:
