@@ -1,8 +1,14 @@
 """``mosaic-telemetry send FILE.jsonl``: submit a file of events, one JSON object a line, through the SDK's client.
 
-The file is read lazily, a line at a time, so its size does not matter. Each line is parsed with the event model;
-a line that does not parse (or belongs to another instance than ``--instance-id``: the server would refuse its
-whole batch) is reported on stderr with its number and skipped. Blank lines are skipped silently.
+Before reading the file, one request checks that the server is there and takes the api key (:mod:`.probe`): with
+nothing listening, or a wrong key, the command exits 1 at once, naming the URL and the error.
+
+The file is read lazily, a line at a time, so its size does not matter. Each line is parsed with the event model
+(:mod:`.lines`: a line without an ``event_id`` gets a deterministic one, so sending a file again stores nothing
+twice); a line that does not parse (or belongs to another instance than ``--instance-id``: the server would refuse
+its whole batch) is reported on stderr with its number and skipped. Blank lines are skipped silently. The summary
+is headed by what happened and says how many events were new, how many the server already held, and why any were
+dropped; ``--json`` lists each bad line's number and reason.
 
 **Backpressure.** ``track()`` never blocks: when the client's queue is full it evicts the oldest event. A file read
 faster than the server takes it would lose events, so :class:`Sender` bounds what is *outstanding* — tracked and not
@@ -26,29 +32,30 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, BinaryIO
 from uuid import UUID
 
-import attrs
 import click
 from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from ..client import TelemetryClient
-from ..errors import TelemetryError, ValidationError
+from ..errors import TelemetryError
 from ..events import TaskCompletionEvent
 from ..stats import ClientStats
+from .lines import SendReport, read_events
 from .options import EXIT_CODES_HELP, EXIT_FAILURE, client_config, json_option, server_options
 from .output import Ui, emit_json, key_values
+from .probe import check_server
 
-__all__ = ["SendReport", "Sender", "read_events", "send"]
+__all__ = ["Sender", "send"]
 
 #: Longest wait between two flushes while the server takes nothing.
 MAX_PAUSE_SECONDS = 10.0
-#: Error messages kept for the report (the most recent).
-KEPT_ERRORS = 5
+#: Failed attempts kept for the report (the most recent).
+KEPT_FAILURES = 5
 #: Progress is redrawn every this many lines.
 PROGRESS_EVERY = 1_000
 
@@ -129,46 +136,6 @@ def _settled(stats: ClientStats) -> int:
     return stats.sent + stats.rejected + stats.dropped_total
 
 
-@attrs.define
-class SendReport:
-    """What happened to a file's lines."""
-
-    lines: int = 0
-    blank: int = 0
-    invalid: int = 0
-    tracked: int = 0
-    #: the line at which reading stopped because sending gave up
-    stopped_at: int | None = None
-
-
-def read_events(
-    lines: Iterable[bytes],
-    report: SendReport,
-    *,
-    instance_id: UUID | None,
-    on_bad: Callable[[int, str], None],
-) -> Iterator[tuple[int, TaskCompletionEvent]]:
-    """The events of ``lines`` with their line numbers; bad lines go to ``on_bad`` and are counted in ``report``."""
-    for number, line in enumerate(lines, 1):
-        report.lines = number
-        if not line.strip():
-            report.blank += 1
-            continue
-        try:
-            event = TaskCompletionEvent.model_validate_json(line)
-        except ValidationError as error:
-            problem = "; ".join(error.errors)
-        except Exception as error:  # whatever a line holds, it costs that line, never the run
-            problem = f"{type(error).__name__}: {error}"
-        else:
-            if instance_id is None or event.instance_id == instance_id:
-                yield number, event
-                continue
-            problem = f"instance_id={str(event.instance_id)!r} is not --instance-id {instance_id} (the server would refuse its batch)"
-        report.invalid += 1
-        on_bad(number, problem[:500])
-
-
 def _open(path: str) -> tuple[AbstractContextManager[BinaryIO], int | None]:
     """The file (``-``: stdin, left open) and its size when known, or a usage error (exit 2)."""
     if path == "-":
@@ -223,10 +190,12 @@ def send(
 ) -> None:
     """Send FILE.jsonl to a server (one event a line; - reads stdin).
 
-    Bad lines are reported on stderr with their line numbers and skipped; with --instance-id, so are events of
-    another instance (the server would refuse their whole batch). Reading never runs ahead of the server
-    by more than --queue-size events, so no event is dropped, however large the file. Exits 1 if any line was bad
-    or any event was rejected or not sent.
+    First one request checks that the server answers and takes the key: if not, exit 1 at once. A line without an
+    event_id gets one derived from its content (a UUIDv5), so sending the same file again stores nothing twice:
+    the summary counts such events as already on the server. Bad lines are reported on stderr with their line
+    numbers and skipped; with --instance-id, so are events of another instance (the server would refuse their
+    whole batch). Reading never runs ahead of the server by more than --queue-size events, so no event is dropped,
+    however large the file. Exits 1 if any line was bad or any event was rejected or not sent.
     """
     report = SendReport()
     failures: list[TelemetryError] = []
@@ -244,40 +213,55 @@ def send(
     )
     expected = UUID(config.instance_id) if config.instance_id else None
     opened, size = _open(file)
-    with opened as handle, TelemetryClient(config) as client:
-        sender = Sender(client, patience=patience, failures=failures)
-        with ui.progress(
-            TextColumn("sending"),
-            BarColumn(bar_width=32),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[note]}"),
-        ) as progress:
-            task = progress.add_task("sending", total=size, note="")
-
-            def advance(count: int) -> None:
-                progress.advance(task, count)
-
-            def bad(number: int, problem: str) -> None:
-                ui.problem(f"line {number}: {problem}")
-
-            for number, event in read_events(_measured(handle, advance), report, instance_id=expected, on_bad=bad):
-                if not sender.track(event):
-                    report.stopped_at = number
-                    break
-                report.tracked += 1
-                if number % PROGRESS_EVERY == 0:
-                    progress.update(task, note=_note(report, client.stats))
-            sender.finish()
-            progress.update(task, note=_note(report, client.stats))
-    stats = client.stats
-    document = _document(file, report, stats, sender.stopped, failures[-KEPT_ERRORS:])
+    with opened as handle:
+        check_server(config)
+        with TelemetryClient(config) as client:
+            sender = Sender(client, patience=patience, failures=failures)
+            _send_lines(ui, handle, size=size, sender=sender, client=client, report=report, expected=expected)
+    document = _document(file, report, client.stats, sender.stopped, failures[-KEPT_FAILURES:])
     if as_json:
         emit_json(document)
     else:
         _print(ui, document)
     if not document["ok"]:
         raise SystemExit(EXIT_FAILURE)
+
+
+def _send_lines(
+    ui: Ui,
+    handle: BinaryIO,
+    *,
+    size: int | None,
+    sender: Sender,
+    client: TelemetryClient,
+    report: SendReport,
+    expected: UUID | None,
+) -> None:
+    """Read, track and deliver the lines of ``handle`` under a progress bar (stderr, terminals only)."""
+    with ui.progress(
+        TextColumn("sending"),
+        BarColumn(bar_width=32),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[note]}"),
+    ) as progress:
+        task = progress.add_task("sending", total=size, note="")
+
+        def advance(count: int) -> None:
+            progress.advance(task, count)
+
+        def bad(number: int, problem: str) -> None:
+            ui.problem(f"line {number}: {problem}")
+
+        for number, event in read_events(_measured(handle, advance), report, instance_id=expected, on_bad=bad):
+            if not sender.track(event):
+                report.stopped_at = number
+                break
+            report.tracked += 1
+            if number % PROGRESS_EVERY == 0:
+                progress.update(task, note=_note(report, client.stats))
+        sender.finish()
+        progress.update(task, note=_note(report, client.stats))
 
 
 def _note(report: SendReport, stats: ClientStats) -> str:
@@ -287,9 +271,10 @@ def _note(report: SendReport, stats: ClientStats) -> str:
 def _document(
     file: str, report: SendReport, stats: ClientStats, stopped: str | None, failures: list[TelemetryError]
 ) -> dict[str, Any]:
+    """The outcome as ``--json`` prints it (and as the table shows it)."""
     unsent = stats.queued + stats.in_flight
     ok = not (report.invalid or stats.rejected or stats.dropped_total or unsent or stopped)
-    return {
+    document: dict[str, Any] = {
         "file": file,
         "ok": ok,
         "lines": report.lines,
@@ -297,6 +282,8 @@ def _document(
         "invalid": report.invalid,
         "tracked": stats.tracked,
         "sent": stats.sent,
+        "new": stats.sent - stats.duplicates,
+        "duplicates": stats.duplicates,
         "rejected": stats.rejected,
         "dropped": dict(stats.dropped),
         "unsent": unsent,
@@ -304,22 +291,49 @@ def _document(
         "failed_batches": stats.failed_batches,
         "stopped": stopped,
         "stopped_at_line": report.stopped_at,
-        "errors": [str(error) for error in failures],
+        "errors": [{"line": bad.line, "reason": bad.reason} for bad in report.bad],
+        "errors_omitted": report.bad_omitted,
+        "failures": [str(error) for error in failures],
     }
+    document["summary"] = _headline(document)
+    return document
+
+
+def _headline(document: dict[str, Any]) -> str:
+    """One sentence saying what happened, first what matters most."""
+    file, sent, new, tracked = document["file"], document["sent"], document["new"], document["tracked"]
+    if document["stopped"]:
+        return f"Stopped at line {document['stopped_at_line'] or document['lines']:,}: {sent:,} of {tracked:,} events of {file} sent"
+    if not tracked:
+        bad = document["invalid"]
+        return f"Nothing sent: {file} has no valid events" + (f" ({bad:,} bad lines)" if bad else "")
+    if sent < tracked:
+        return f"Not everything was sent: {sent:,} of {tracked:,} events of {file}"
+    skipped = f"; {document['invalid']:,} bad lines skipped" if document["invalid"] else ""
+    if not new:
+        return f"Nothing new: the server already held all {sent:,} events of {file}{skipped}"
+    held = f", {document['duplicates']:,} it already held" if document["duplicates"] else ""
+    return f"Sent {file}: {new:,} new events stored{held}{skipped}"
 
 
 def _print(ui: Ui, document: dict[str, Any]) -> None:
-    dropped = sum(document["dropped"].values())
+    dropped = document["dropped"]
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in sorted(dropped.items()))
     rows = {
         "lines read": f"{document['lines']:,}" + (f" ({document['blank']:,} blank)" if document["blank"] else ""),
         "bad lines": f"{document['invalid']:,}" + (" (reported on stderr, skipped)" if document["invalid"] else ""),
-        "sent": f"{document['sent']:,} (accepted by the server; duplicates of earlier sends included)",
+        "sent": f"{document['sent']:,}",
+        "new": f"{document['new']:,} (stored now)",
+        "already stored": f"{document['duplicates']:,} (sent before: the server answered duplicate)",
         "rejected": f"{document['rejected']:,}" + (" (-v shows the server's reasons)" if document["rejected"] else ""),
-        "dropped": f"{dropped:,}",
+        "dropped": f"{sum(dropped.values()):,}" + (f" ({reasons})" if reasons else ""),
         "not sent": f"{document['unsent']:,}",
         "retried": f"{document['retried']:,} requests",
     }
-    ui.out.print(key_values(rows, title=f"Sent {document['file']}"))
+    if document["failures"] and not document["ok"]:
+        rows["last error"] = document["failures"][-1]
+    ui.out.print(document["summary"], markup=False, highlight=False, soft_wrap=True)
+    ui.out.print(key_values(rows))
     if document["stopped"]:
         ui.problem(f"stopped at line {document['stopped_at_line'] or document['lines']}: {document['stopped']}")
     elif not document["ok"]:
