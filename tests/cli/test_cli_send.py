@@ -15,7 +15,7 @@ import pytest
 from mosaicstack_telemetry import TaskCompletionEvent, TelemetryClient, TelemetryConfig, TelemetryError
 from mosaicstack_telemetry.cli.lines import SendReport, cut, line_event_id, parse_line, read_events
 from mosaicstack_telemetry.cli.probe import check_server
-from mosaicstack_telemetry.cli.send import Sender
+from mosaicstack_telemetry.cli.send import Sender, _headline
 from mosaicstack_telemetry.cli.workload import simulate
 from mosaicstack_telemetry.server.runner import ServerThread
 
@@ -301,6 +301,29 @@ def test_the_summary_names_each_drop_reason(
     assert done.stdout.startswith(f"Stopped at line 5: 0 of 5 events of {path} sent")
     assert "dropped         5 (non_retryable 5)" in done.stdout
     assert "last error      HTTP 403" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ({"tracked": 0, "invalid": 2}, "Nothing sent: f.jsonl has no valid events (2 bad lines)"),
+        ({"tracked": 0}, "Nothing sent: f.jsonl has no valid events"),
+        ({"tracked": 3, "sent": 1, "new": 1}, "Not everything was sent: 1 of 3 events of f.jsonl"),
+        ({"tracked": 3, "sent": 3, "new": 1, "duplicates": 2}, "Sent f.jsonl: 1 new event stored, 2 it already held"),
+        (
+            {"tracked": 1, "sent": 1, "invalid": 1},
+            "Nothing new: the server already held all 1 event of f.jsonl; 1 bad line skipped",
+        ),
+        (
+            {"tracked": 4, "sent": 1, "stopped": "why", "stopped_at_line": 9},
+            "Stopped at line 9: 1 of 4 events of f.jsonl sent",
+        ),
+    ],
+)
+def test_the_heading_says_what_happened(counts: dict[str, object], expected: str) -> None:
+    """The summary's first line, for each way a send can end."""
+    document = {"file": "f.jsonl", "sent": 0, "new": 0, "duplicates": 0, "invalid": 0, "stopped": None, "lines": 9}
+    assert expected == _headline({**document, **counts})
 
 
 def _closed_port() -> int:

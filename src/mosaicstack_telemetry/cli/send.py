@@ -302,18 +302,23 @@ def _document(
 def _headline(document: dict[str, Any]) -> str:
     """One sentence saying what happened, first what matters most."""
     file, sent, new, tracked = document["file"], document["sent"], document["new"], document["tracked"]
+    bad = document["invalid"]
     if document["stopped"]:
-        return f"Stopped at line {document['stopped_at_line'] or document['lines']:,}: {sent:,} of {tracked:,} events of {file} sent"
+        line = document["stopped_at_line"] or document["lines"]
+        return f"Stopped at line {line:,}: {sent:,} of {_count(tracked, 'event')} of {file} sent"
     if not tracked:
-        bad = document["invalid"]
-        return f"Nothing sent: {file} has no valid events" + (f" ({bad:,} bad lines)" if bad else "")
+        return f"Nothing sent: {file} has no valid events" + (f" ({_count(bad, 'bad line')})" if bad else "")
     if sent < tracked:
-        return f"Not everything was sent: {sent:,} of {tracked:,} events of {file}"
-    skipped = f"; {document['invalid']:,} bad lines skipped" if document["invalid"] else ""
+        return f"Not everything was sent: {sent:,} of {_count(tracked, 'event')} of {file}"
+    skipped = f"; {_count(bad, 'bad line')} skipped" if bad else ""
     if not new:
-        return f"Nothing new: the server already held all {sent:,} events of {file}{skipped}"
+        return f"Nothing new: the server already held all {_count(sent, 'event')} of {file}{skipped}"
     held = f", {document['duplicates']:,} it already held" if document["duplicates"] else ""
-    return f"Sent {file}: {new:,} new events stored{held}{skipped}"
+    return f"Sent {file}: {_count(new, 'new event')} stored{held}{skipped}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _print(ui: Ui, document: dict[str, Any]) -> None:
