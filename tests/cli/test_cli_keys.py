@@ -1,4 +1,4 @@
-"""``keys create``: a key that the database then accepts, shown once, as text or JSON."""
+"""``keys create``, ``keys list``, ``keys revoke``: keys shown once, listed by fingerprint, revoked for good."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import sqlite3
 from pathlib import Path
 from uuid import UUID, uuid4
 
-from mosaicstack_telemetry.server.keys import verify_key
+import httpx
+
+from mosaicstack_telemetry.cli.workload import simulate
+from mosaicstack_telemetry.server import run_in_thread
+from mosaicstack_telemetry.server.keys import hash_key, verify_key
 from mosaicstack_telemetry.server.storage import SQLiteStorage
 
 from ._support import invoke, parse_json, run_cli
@@ -70,3 +74,59 @@ def test_a_database_from_a_newer_version_is_exit_1(tmp_path: Path) -> None:
     assert 1 == failed.exit_code
     assert "has schema version 999, newer than this code's" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_list_shows_fingerprints_never_keys(tmp_path: Path) -> None:
+    """keys list: fingerprint, instance, label, created, last used, revoked — in text and JSON — and no key."""
+    db = tmp_path / "server.db"
+    issued = [
+        parse_json(invoke("keys", "create", "--db", str(db), "--label", f"k{n}", "--json").stdout) for n in (1, 2)
+    ]
+    listed = parse_json(invoke("keys", "list", "--db", str(db), "--json").stdout)["keys"]
+    assert [hash_key(key["api_key"])[:8] for key in issued] == [key["fingerprint"] for key in listed]
+    assert [(key["instance_id"], key["label"]) for key in issued] == [(k["instance_id"], k["label"]) for k in listed]
+    assert [(None, None)] * 2 == [(key["last_used_at"], key["revoked_at"]) for key in listed]
+    text = invoke("keys", "list", "--db", str(db))
+    assert 0 == text.exit_code
+    for key in issued:
+        assert key["api_key"] not in text.stdout
+        assert hash_key(key["api_key"])[:8] in text.stdout
+    assert "never" in text.stdout
+    missing = invoke("keys", "list", "--db", str(tmp_path / "none.db"))
+    assert 2 == missing.exit_code  # a database that does not exist is not created by listing it
+
+
+def test_revoke_by_fingerprint_or_instance(tmp_path: Path) -> None:
+    db = tmp_path / "server.db"
+    instance = str(uuid4())
+    first = parse_json(invoke("keys", "create", "--db", str(db), "--instance-id", instance, "--json").stdout)
+    second = parse_json(invoke("keys", "create", "--db", str(db), "--instance-id", instance, "--json").stdout)
+    fingerprint = hash_key(first["api_key"])[:8]
+    done = invoke("keys", "revoke", fingerprint, "--db", str(db))
+    assert 0 == done.exit_code, done.stderr
+    assert "Revoked 1 key." in done.stderr
+    by_instance = parse_json(invoke("keys", "revoke", instance, "--db", str(db), "--json").stdout)
+    assert 1 == by_instance["revoked_now"]
+    assert {fingerprint, hash_key(second["api_key"])[:8]} == {key["fingerprint"] for key in by_instance["keys"]}
+    assert all(key["revoked_at"] for key in by_instance["keys"])
+    with SQLiteStorage(db) as storage:
+        assert verify_key(storage, first["api_key"]) is None
+        assert verify_key(storage, second["api_key"]) is None
+    unknown = invoke("keys", "revoke", str(uuid4()), "--db", str(db))
+    assert (1, True) == (unknown.exit_code, "no key matches" in unknown.stderr)
+    bad = invoke("keys", "revoke", "nonsense", "--db", str(db))
+    assert (1, True) == (bad.exit_code, "neither a key fingerprint" in bad.stderr)
+
+
+def test_a_revoked_key_is_refused_by_the_running_server_at_once(tmp_path: Path) -> None:
+    """`keys revoke` on the database a server is running on: the server's next request with that key is 403."""
+    db = tmp_path / "server.db"
+    with SQLiteStorage(db) as storage, run_in_thread(storage=storage) as server:
+        body = {"events": [simulate(1, seed=3, instance_id=str(server.instance_id))[0].model_dump(mode="json")]}
+        headers = {"Authorization": f"Bearer {server.api_key}"}
+        assert 200 == httpx.post(f"{server.url}/v1/events/batch", json=body, headers=headers).status_code
+        listed = parse_json(invoke("keys", "list", "--db", str(db), "--json").stdout)["keys"]
+        assert listed[0]["last_used_at"] is not None
+        assert 0 == invoke("keys", "revoke", hash_key(server.api_key)[:8], "--db", str(db)).exit_code
+        refused = httpx.post(f"{server.url}/v1/events/batch", json=body, headers=headers)
+    assert (403, "revoked api key") == (refused.status_code, refused.json()["detail"])

@@ -247,3 +247,14 @@ def test_access_log_has_no_query_strings(tmp_path: Path) -> None:
     assert 0 == code
     assert "GET /healthz?[redacted] HTTP/1.1" in stderr
     assert "secret-in-a-url" not in stderr
+
+
+def test_a_revoked_key_is_not_announced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--api-key naming a revoked key: a usage error, not a banner with a key the server refuses."""
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    db = tmp_path / "server.db"
+    announced = parse_json(invoke("serve", "--port", "0", "--db", str(db), "--json").stdout)
+    assert 0 == invoke("keys", "revoke", announced["instance_id"], "--db", str(db)).exit_code
+    again = invoke("serve", "--port", "0", "--db", str(db), "--api-key", announced["api_key"])
+    assert 2 == again.exit_code
+    assert "this key is revoked" in again.stderr

@@ -1,25 +1,32 @@
-"""``mosaic-telemetry keys create``: issue an api key in a reference server's database.
+"""``mosaic-telemetry keys create | list | revoke``: the api keys of a reference server's database.
 
 Only the key's SHA-256 is stored (:mod:`..server.keys`), so a key is shown once, when it is created: losing it means
-creating another. Works while ``serve`` runs on the same database (SQLite waits for the server's write lock).
+creating another. ``list`` names keys by instance and *fingerprint* (the first 8 hex digits of the stored hash) and
+never shows a key; ``revoke`` takes either, and a running server refuses the key (403) from its next request on.
+All work while ``serve`` runs on the same database (SQLite waits for the server's write lock).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
 import click
+from rich import box
+from rich.table import Table
 
 from ..config import ENV_API_KEY, ENV_INSTANCE_ID
-from ..server.keys import create_key
+from ..server.keys import create_key, revoke_keys
 from ..server.migrations import SchemaTooNewError
-from ..server.storage import SQLiteStorage
+from ..server.storage import KeyRecord, SQLiteStorage
 from .options import DEFAULT_DB, EXIT_CODES_HELP, json_option
 from .output import Ui, emit_json, key_values
 
 __all__ = ["keys", "open_storage"]
+
+_EXISTING_DB = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def open_storage(path: Path) -> SQLiteStorage:
@@ -65,4 +72,87 @@ def create(ui: Ui, *, db_path: Path, instance_id: UUID | None, label: str | None
         f"\nexport {ENV_API_KEY}={issued.key}\nexport {ENV_INSTANCE_ID}={issued.instance_id}",
         markup=False,
         soft_wrap=True,
+    )
+
+
+def _when(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
+def _key_dict(record: KeyRecord) -> dict[str, object]:
+    return {
+        "fingerprint": record.fingerprint,
+        "instance_id": str(record.instance_id),
+        "label": record.label,
+        "created_at": _when(record.created_at),
+        "last_used_at": _when(record.last_used_at),
+        "revoked_at": _when(record.revoked_at),
+    }
+
+
+def _keys_table(records: list[KeyRecord]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("fingerprint", "instance id", "label", "created", "last used", "revoked"):
+        table.add_column(name)
+    for record in records:
+        table.add_row(
+            record.fingerprint,
+            str(record.instance_id),
+            record.label or "",
+            _when(record.created_at),
+            _when(record.last_used_at) or "never",
+            _when(record.revoked_at) or "",
+        )
+    return table
+
+
+@keys.command("list", epilog=EXIT_CODES_HELP)
+@click.option(
+    "--db", "db_path", type=_EXISTING_DB, default=DEFAULT_DB, show_default=True, help="The server's SQLite database."
+)
+@json_option
+@click.pass_obj
+def list_(ui: Ui, *, db_path: Path, as_json: bool) -> None:
+    """List the keys (fingerprint, instance, label, created, last used, revoked); never the keys themselves.
+
+    "last used" is recorded at most once a minute per key.
+    """
+    with open_storage(db_path) as storage:
+        records = storage.list_keys()
+    if as_json:
+        emit_json({"keys": [_key_dict(record) for record in records]})
+    elif records:
+        ui.out.print(_keys_table(records))
+    else:
+        ui.err.print("No keys.")
+
+
+@keys.command(epilog=EXIT_CODES_HELP)
+@click.argument("selector")
+@click.option(
+    "--db", "db_path", type=_EXISTING_DB, default=DEFAULT_DB, show_default=True, help="The server's SQLite database."
+)
+@json_option
+@click.pass_obj
+def revoke(ui: Ui, *, selector: str, db_path: Path, as_json: bool) -> None:
+    """Revoke the key with this fingerprint (8 hex digits, see `keys list`), or every key of this instance id.
+
+    A running server refuses a revoked key (403) from its next request on. Revoking is final.
+    """
+    with open_storage(db_path) as storage:
+        try:
+            chosen, revoked = revoke_keys(storage, selector)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        except sqlite3.Error as error:
+            raise click.ClickException(f"cannot revoke in {str(db_path)!r}: {error}") from None
+        after = {record.key_sha256: record for record in storage.list_keys()}
+    records = [after[record.key_sha256] for record in chosen]
+    if as_json:
+        emit_json({"revoked_now": revoked, "keys": [_key_dict(record) for record in records]})
+        return
+    ui.out.print(_keys_table(records))
+    already = len(records) - revoked
+    ui.err.print(
+        f"Revoked {revoked} key{'s' if revoked != 1 else ''}" + (f" ({already} already revoked)." if already else ".")
     )

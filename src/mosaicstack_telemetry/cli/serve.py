@@ -69,6 +69,8 @@ def _key(storage: SQLiteStorage, api_key: str | None, instance_id: UUID | None) 
     if api_key is not None:
         record = storage.find_key(hash_key(api_key))
         if record is not None:
+            if record.revoked:
+                raise click.BadParameter("this key is revoked: create another", param_hint="--api-key")
             if instance_id is not None and instance_id != record.instance_id:
                 raise click.BadParameter(
                     f"this key belongs to instance {record.instance_id}, not {instance_id}", param_hint="--instance-id"

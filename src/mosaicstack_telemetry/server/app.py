@@ -8,7 +8,7 @@ Every request, in this order (the first failure answers; every error body is JSO
 [...]}`` — never a traceback, never a 500 for anything a client can send):
 
 1. faults (:mod:`.faults`), when the server's plan has any;
-2. ``Authorization: Bearer <64 hex>`` — missing or malformed → 401, unknown key → 403;
+2. ``Authorization: Bearer <64 hex>`` — missing or malformed → 401, unknown or revoked key → 403;
 3. ``Content-Type: application/json`` → else 415;
 4. the body, at most ``max_body_bytes`` → else 413;
 5. JSON → else 400;
@@ -58,9 +58,9 @@ from ..batch import MAX_BATCH_SIZE, BatchEventResponse, BatchEventResult
 from ..errors import ValidationError
 from ..events import TaskCompletionEvent
 from .faults import Decision, FaultPlan
-from .keys import is_well_formed, verify_key
+from .keys import KeyUsage, find_key, is_well_formed
 from .predictions import Predictor
-from .storage import Storage
+from .storage import KeyRecord, Storage
 
 __all__ = ["HEALTH_PATH", "MAX_BODY_BYTES", "create_app"]
 
@@ -189,6 +189,7 @@ class _Api:
         self.predictor = predictor
         self.max_body_bytes = max_body_bytes
         self.clock = clock
+        self.key_usage = KeyUsage(storage, now=clock)
 
     async def healthz(self, request: Request) -> Response:
         return _json_response(200, {"status": "ok", "api_version": "v1"})
@@ -245,10 +246,22 @@ class _Api:
         token = token.strip()
         if scheme.lower() != "bearer" or not is_well_formed(token):
             raise _unauthorized("malformed Authorization header (expected: Bearer <64 hexadecimal characters>)")
-        instance_id = await anyio.to_thread.run_sync(verify_key, self.storage, token)
-        if instance_id is None:
+        record = await anyio.to_thread.run_sync(self._find_key, token)
+        if record is None:
             raise ApiError(403, "unknown api key")
-        return instance_id
+        if record.revoked:
+            raise ApiError(403, "revoked api key")
+        return record.instance_id
+
+    def _find_key(self, token: str) -> KeyRecord | None:
+        """The key's record, its use noted (blocking: on a worker thread). Recording use never fails a request."""
+        record = find_key(self.storage, token)
+        if record is not None and not record.revoked:
+            try:
+                self.key_usage.used(record)
+            except Exception:  # a busy database must not cost the request; the next minute tries again
+                logger.warning("could not record the use of key %s", record.fingerprint, exc_info=True)
+        return record
 
     async def _read_json(self, request: Request) -> tuple[bytes, Any]:
         content_type = request.headers.get("content-type", "")

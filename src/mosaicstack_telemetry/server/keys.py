@@ -7,6 +7,11 @@ equality check is :func:`hmac.compare_digest` all the same, so a backend whose l
 (collations, prefix indexes) cannot turn into a timing oracle.
 
 Keys are compared case-insensitively (they are hex numbers): a key copied in upper case still works.
+
+Keys are managed without ever showing them again: a key is named by its *fingerprint*, the first 8 hex digits of its
+stored hash (:attr:`~.storage.KeyRecord.fingerprint`), or by its instance. :func:`revoke_keys` revokes by either; a
+revoked key is refused from the next request on (every request looks its key up, nothing caches it).
+:class:`KeyUsage` records when each key was last used, writing at most once a minute per key.
 """
 
 from __future__ import annotations
@@ -15,15 +20,33 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
 from uuid import UUID, uuid4
 
 import attrs
 
-from .storage import Storage
+from .storage import KeyRecord, Storage
 
-__all__ = ["ApiKey", "create_key", "hash_key", "is_well_formed", "verify_key"]
+__all__ = [
+    "USAGE_INTERVAL_SECONDS",
+    "ApiKey",
+    "KeyUsage",
+    "create_key",
+    "find_key",
+    "hash_key",
+    "is_well_formed",
+    "revoke_keys",
+    "select_keys",
+    "verify_key",
+]
 
 _KEY = re.compile(r"[0-9a-fA-F]{64}")
+_FINGERPRINT = re.compile(r"[0-9a-fA-F]{8}")
+#: A key's ``last_used_at`` is written at most this often (seconds): a busy key costs one write a minute.
+USAGE_INTERVAL_SECONDS = 60.0
 
 
 def is_well_formed(api_key: str) -> bool:
@@ -67,12 +90,88 @@ def create_key(
     return ApiKey(key=key.lower(), instance_id=instance, label=label)
 
 
-def verify_key(storage: Storage, api_key: str) -> UUID | None:
-    """The instance bound to ``api_key``, or ``None`` when the key is malformed or unknown (blocking: storage I/O)."""
+def find_key(storage: Storage, api_key: str) -> KeyRecord | None:
+    """The stored record of ``api_key`` (revoked or not), or ``None`` when it is malformed or unknown (blocking)."""
     if not is_well_formed(api_key):
         return None
     digest = hash_key(api_key)
     record = storage.find_key(digest)
     if record is None or not hmac.compare_digest(record.key_sha256, digest):
         return None
+    return record
+
+
+def verify_key(storage: Storage, api_key: str) -> UUID | None:
+    """The instance bound to ``api_key``, or ``None`` when the key is malformed, unknown or revoked (blocking)."""
+    record = find_key(storage, api_key)
+    if record is None or record.revoked:
+        return None
     return record.instance_id
+
+
+def select_keys(keys: list[KeyRecord], selector: str) -> list[KeyRecord]:
+    """The keys ``selector`` names: 8 hex digits name one key by fingerprint, a UUID every key of that instance.
+
+    :raises ValueError: a selector that is neither, a fingerprint two keys share (name them by instance instead).
+    """
+    selector = selector.strip()
+    if _FINGERPRINT.fullmatch(selector):
+        chosen = [key for key in keys if key.fingerprint == selector.lower()]
+        if len(chosen) > 1:
+            raise ValueError(f"fingerprint {selector!r} names {len(chosen)} keys: revoke by instance id")
+        return chosen
+    try:
+        instance = UUID(selector)
+    except ValueError:
+        raise ValueError(
+            f"{selector!r} is neither a key fingerprint (8 hexadecimal digits) nor an instance id (a UUID)"
+        ) from None
+    return [key for key in keys if key.instance_id == instance]
+
+
+def revoke_keys(storage: Storage, selector: str, *, now: datetime | None = None) -> tuple[list[KeyRecord], int]:
+    """Revoke the keys ``selector`` names (:func:`select_keys`): the keys named, and how many were revoked now
+    (the others were revoked already). Blocking: storage I/O.
+
+    :raises ValueError: a bad selector, or one that names no key.
+    """
+    chosen = select_keys(storage.list_keys(), selector)
+    if not chosen:
+        raise ValueError(f"no key matches {selector.strip()!r}")
+    moment = datetime.now(timezone.utc) if now is None else now
+    revoked = storage.revoke_keys([key.key_sha256 for key in chosen], moment)
+    return chosen, revoked
+
+
+class KeyUsage:
+    """Records each key's ``last_used_at``, writing at most once per ``interval`` seconds per key. Thread-safe.
+
+    :param clock: monotonic seconds, for the interval (injectable for tests).
+    :param now: aware "now", the time written.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        interval: float = USAGE_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self._storage = storage
+        self._interval = interval
+        self._clock = clock
+        self._now = now
+        self._written: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def used(self, record: KeyRecord) -> bool:
+        """Note that ``record``'s key authenticated a request; whether this call wrote it (blocking when it does)."""
+        at = self._clock()
+        with self._lock:
+            last = self._written.get(record.key_sha256)
+            if last is not None and at - last < self._interval:
+                return False
+            self._written[record.key_sha256] = at
+        self._storage.touch_key(record.key_sha256, self._now())
+        return True

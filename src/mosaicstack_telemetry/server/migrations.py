@@ -122,6 +122,14 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             _DIMENSIONS_INDEX,
         ),
     ),
+    Migration(
+        3,
+        "key management: when a key was last used, and revoked",
+        (
+            "ALTER TABLE api_keys ADD COLUMN last_used_at TEXT",  # ISO 8601, UTC; written at most once a minute
+            "ALTER TABLE api_keys ADD COLUMN revoked_at TEXT",  # ISO 8601, UTC; NULL while the key is valid
+        ),
+    ),
 )
 
 

@@ -81,6 +81,19 @@ class KeyRecord:
     instance_id: UUID
     label: str | None
     created_at: datetime
+    #: when the key last authenticated a request (recorded at most once a minute per key), ``None`` if never
+    last_used_at: datetime | None = None
+    #: when it was revoked; a revoked key is refused (403)
+    revoked_at: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The first 8 hex digits of the stored hash: names a key in lists and ``keys revoke``, reveals nothing."""
+        return self.key_sha256[:8]
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
 
 
 @attrs.frozen
@@ -126,7 +139,19 @@ class Storage(Protocol):
         ...
 
     def find_key(self, key_sha256: str) -> KeyRecord | None:
-        """The key whose SHA-256 (hex) is ``key_sha256``, if any."""
+        """The key whose SHA-256 (hex) is ``key_sha256``, if any (revoked keys too: the caller checks)."""
+        ...
+
+    def list_keys(self) -> list[KeyRecord]:
+        """Every key, revoked ones too, oldest first."""
+        ...
+
+    def revoke_keys(self, key_sha256s: Sequence[str], revoked_at: datetime) -> int:
+        """Revoke these keys (those already revoked keep their time); how many were revoked now."""
+        ...
+
+    def touch_key(self, key_sha256: str, used_at: datetime) -> None:
+        """Record that the key authenticated a request at ``used_at`` (the caller throttles: see :mod:`.keys`)."""
         ...
 
     def insert_events(self, events: Sequence[TaskCompletionEvent], received_at: datetime) -> list[bool]:
@@ -207,6 +232,24 @@ _READER_POOL_SIZE = 8
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
+
+
+_SELECT_KEYS = "SELECT key_sha256, instance_id, label, created_at, last_used_at, revoked_at FROM api_keys"
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _key_record(row: tuple[Any, ...]) -> KeyRecord:
+    return KeyRecord(
+        key_sha256=row[0],
+        instance_id=UUID(row[1]),
+        label=row[2],
+        created_at=datetime.fromisoformat(row[3]),
+        last_used_at=_moment(row[4]),
+        revoked_at=_moment(row[5]),
+    )
 
 
 def _create_private(path: str) -> None:
@@ -392,18 +435,29 @@ class SQLiteStorage:
 
     def find_key(self, key_sha256: str) -> KeyRecord | None:
         with self._read_connection() as connection:
-            row = connection.execute(
-                "SELECT key_sha256, instance_id, label, created_at FROM api_keys WHERE key_sha256 = ?",
-                (key_sha256,),
-            ).fetchone()
-        if row is None:
-            return None
-        return KeyRecord(
-            key_sha256=row[0],
-            instance_id=UUID(row[1]),
-            label=row[2],
-            created_at=datetime.fromisoformat(row[3]),
-        )
+            row = connection.execute(f"{_SELECT_KEYS} WHERE key_sha256 = ?", (key_sha256,)).fetchone()
+        return None if row is None else _key_record(row)
+
+    def list_keys(self) -> list[KeyRecord]:
+        with self._read_connection() as connection:
+            rows = connection.execute(f"{_SELECT_KEYS} ORDER BY created_at, key_sha256").fetchall()
+        return [_key_record(row) for row in rows]
+
+    def revoke_keys(self, key_sha256s: Sequence[str], revoked_at: datetime) -> int:
+        with self._write_lock:
+            self._check_open()
+            cursor = self._writer.executemany(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_sha256 = ? AND revoked_at IS NULL",
+                [(_iso(revoked_at), digest) for digest in key_sha256s],
+            )
+            return max(cursor.rowcount, 0)
+
+    def touch_key(self, key_sha256: str, used_at: datetime) -> None:
+        with self._write_lock:
+            self._check_open()
+            self._writer.execute(
+                "UPDATE api_keys SET last_used_at = ? WHERE key_sha256 = ?", (_iso(used_at), key_sha256)
+            )
 
     # -- events -------------------------------------------------------------------------------------------------------
 
