@@ -181,7 +181,7 @@ def test_refresh_predictions_sync_from_plain_code(started: bool) -> None:
 
 def test_sync_calls_from_another_thread_reach_a_client_running_on_a_users_loop() -> None:
     """Started with `async with` on a loop: refresh_predictions_sync, flush and stop from another thread work
-    on that loop (no thread explosion, no silent no-op), and a blocking call on the loop's own thread is refused."""
+    on that loop (no thread explosion, no silent no-op), and a blocking flush on the loop's own thread returns False."""
     from mosaicstack_telemetry import Complexity, PredictionQuery, Provider, TaskType
 
     query = PredictionQuery(task_type=TaskType.TESTING, model="m", provider=Provider.OPENAI, complexity=Complexity.LOW)
@@ -192,14 +192,15 @@ def test_sync_calls_from_another_thread_reach_a_client_running_on_a_users_loop()
     def from_another_thread() -> None:
         client.track(EventBuilder(INSTANCE_ID).build())
         client.refresh_predictions_sync([query])
-        client.flush()
-        assert 1 == len(recorder.event_ids)
+        assert client.flush() is True
+        assert 2 == len(recorder.event_ids)
         client.stop()
 
     async def main() -> None:
         await client.start_async()
-        with pytest.raises(RuntimeError, match="would block the event loop"):
-            client.flush()
+        client.track(EventBuilder(INSTANCE_ID).build())
+        assert client.flush() is False  # it would block the loop the client runs on: refused, never raised
+        assert 0 == len(recorder.event_ids)
         await anyio.to_thread.run_sync(from_another_thread)
         assert not client.is_running
 

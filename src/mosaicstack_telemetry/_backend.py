@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import anyio.lowlevel
 
@@ -71,7 +71,7 @@ def current_loop() -> LoopHandle:
     return LoopHandle()
 
 
-def _running_library() -> str:
+def _running_library() -> Literal["asyncio", "trio"]:
     """``"asyncio"`` or ``"trio"`` (anyio supports no other; asyncio answers ``get_running_loop``, trio does not)."""
     try:
         asyncio.get_running_loop()

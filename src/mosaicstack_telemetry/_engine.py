@@ -28,9 +28,9 @@ import httpx
 from ._backend import LoopHandle
 from ._backlog import WRITE_CHUNK, Backlog, MemoryBacklog, SpoolBacklog
 from ._backoff import backoff_delay
-from ._http import AttemptError, post, report_failure
+from ._http import AttemptError, http_client, post, report_failure
 from ._predictions import PredictionFetcher
-from ._protocol import EVENTS_PATH, auth_headers
+from ._protocol import EVENTS_PATH
 from ._queue import EventQueue
 from ._spool import Spool, SpoolError
 from ._transport import ExitSafeTransport, PinningBackend
@@ -64,6 +64,10 @@ RESOLVE_SECONDS = 2.0
 
 #: Wanted predictions are re-fetched this long (at most a tenth of the TTL) before they expire.
 REFRESH_MARGIN_SECONDS = 60.0
+
+#: Cancellation leaves little time: the shielded flush after a cancelled scope — or when the event loop ends around
+#: a client nobody stopped — gets at most this long (and never more than ``shutdown_timeout_seconds``).
+CANCELLED_FLUSH_SECONDS = 2.0
 
 
 class Waker:
@@ -140,6 +144,7 @@ class Engine:
         full_batch: int,
         transport: httpx.AsyncBaseTransport | None = None,
         spool: Spool | None = None,
+        network: PinningBackend | None = None,
     ) -> None:
         self.config = config
         self.predictions = predictions
@@ -154,7 +159,8 @@ class Engine:
         self._replay = False  # adopted events wait: send them without waiting for the interval
         self._acc = accounting
         self._transport = transport
-        self.network = PinningBackend()  # used when no transport is injected: keeps the exit flush DNS-free
+        # Used when no transport is injected: the client keeps one across runs, so the exit flush is DNS-free.
+        self.network = network or PinningBackend()
         self._url = f"{config.server_url}{EVENTS_PATH}"
         self._full_batch = (
             full_batch  # waiting events that make a full batch: the client's definition, which track() wakes on
@@ -164,7 +170,8 @@ class Engine:
         self._hurry = anyio.Event()  # set by stop and flush: cuts backoff pauses short
         self._paused = anyio.Event()  # set with _hurry, and by any success: ends every backoff pause
         self._stopping = False
-        self._flush_requests: list[anyio.Event] = []
+        self._flushing = False  # a flush is settling what was queued: one attempt per batch, no retries
+        self._flush_requests: list[_FlushRequest] = []
         self._unsettled: list[Batch] = []  # drained, not yet settled (sent, rejected, dropped or put back)
         self._idle = anyio.Event()
         self._idle.set()
@@ -176,30 +183,33 @@ class Engine:
         self._cancel_scope: anyio.CancelScope | None = None
         self._http: httpx.AsyncClient | None = None
         self._done = anyio.Event()
+        #: set when the event loop ended around the core (nobody stopped it): how long its last flush took
+        self.ended_with_loop_after: float | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
 
     async def run(self, started: anyio.Event) -> None:
-        """The core task. Never raises: it runs as a system task (trio) or a detached task (asyncio)."""
+        """The core task. Never raises: it runs as a system task (trio) or a detached task (asyncio).
+
+        Cancelled from outside — the event loop ending around a client nobody stopped (``asyncio.run`` cancels
+        leftover tasks, ``trio.run`` cancels system tasks) — it first sends what is queued, shielded and bounded
+        by ``min(shutdown_timeout_seconds, CANCELLED_FLUSH_SECONDS)``; what remains stays queued for the exit flush.
+        """
         try:
             with anyio.CancelScope() as scope:
                 self._cancel_scope = scope
                 async with self._open_http() as http:
                     self._http = http
-                    if self._transport is None:
-                        await self._resolve_server()
-                    if self._spool is not None:
-                        await self._open_spool(self._spool)
-                    send, receive = anyio.create_memory_object_stream[Batch](MAX_BATCHES_WAITING)
-                    async with anyio.create_task_group() as tasks:
-                        tasks.start_soon(self._batcher, send)
-                        async with receive:
-                            for _ in range(SUBMITTERS):
-                                tasks.start_soon(self._submitter, receive.clone())
-                        tasks.start_soon(self._background)
-                        if self._spooling is not None:
-                            tasks.start_soon(self._writer, self._spooling)
-                        started.set()
+                    try:
+                        if self._transport is None and not self.config.dry_run:
+                            await self._resolve_server()
+                        if self._spool is not None:
+                            await self._open_spool(self._spool)
+                        await self._run_tasks(started)
+                    except anyio.get_cancelled_exc_class():
+                        if not scope.cancel_called:  # not our own stop: the loop is ending around us
+                            await self._flush_as_the_loop_ends()
+                        raise
         except Exception:
             logger.exception("mosaicstack-telemetry: the client's core failed; events stay queued")
         finally:
@@ -207,13 +217,37 @@ class Engine:
             self._done.set()
             started.set()
 
+    async def _run_tasks(self, started: anyio.Event | None) -> None:
+        """Batcher, submitters, and (unless stopping) the writer and the background tasks, until stop ends them."""
+        send, receive = anyio.create_memory_object_stream[Batch](MAX_BATCHES_WAITING)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._batcher, send)
+            async with receive:
+                for _ in range(SUBMITTERS):
+                    tasks.start_soon(self._submitter, receive.clone())
+            if not self._stopping:
+                tasks.start_soon(self._background)
+                if self._spooling is not None:
+                    tasks.start_soon(self._writer, self._spooling)
+            if started is not None:
+                started.set()
+
+    async def _flush_as_the_loop_ends(self) -> None:
+        """Send what is queued as a stop would, shielded, within ``min(shutdown_timeout, CANCELLED_FLUSH_SECONDS)``."""
+        began = anyio.current_time()
+        self._requeue_unsettled()
+        self._stopping = True
+        self._hurry.set()
+        self._paused.set()
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(min(self.config.shutdown_timeout_seconds, CANCELLED_FLUSH_SECONDS)):
+                await self._run_tasks(None)
+            self._requeue_unsettled()
+        self.ended_with_loop_after = anyio.current_time() - began
+
     def _open_http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            transport=self._transport or ExitSafeTransport(self.network, https=self._url.startswith("https:")),
-            headers=auth_headers(self.config.api_key, self.config.user_agent),
-            timeout=httpx.Timeout(self.config.request_timeout_seconds),
-            follow_redirects=False,
-        )
+        transport = self._transport or ExitSafeTransport(self.network, https=self._url.startswith("https:"))
+        return http_client(self.config, transport)
 
     async def _open_spool(self, spool: Spool) -> None:
         """Open this process's spool file before start returns; without it, run on memory alone (and say so)."""
@@ -301,16 +335,18 @@ class Engine:
         await self._done.wait()
         return False
 
-    async def flush(self) -> None:
-        """Send everything queued now; returns when it is settled or a send failed (the server is not taking it)."""
+    async def flush(self) -> bool:
+        """Send everything queued now, one attempt per batch; whether all of it was settled (sent, rejected or
+        dropped for a counted reason) — ``False`` when a send failed and its events are queued again."""
         if self._done.is_set():
-            return
-        request = anyio.Event()
+            return False
+        request = _FlushRequest()
         self._flush_requests.append(request)
         self._hurry.set()
         self._paused.set()
         self._wakeup.set()
-        await request.wait()
+        await request.done.wait()
+        return request.settled
 
     def _on_wake(self) -> None:
         """``track()`` has queued events: for the spool writer to store, or (without a spool) for the batcher."""
@@ -344,11 +380,15 @@ class Engine:
                     return
                 if self._flush_requests:
                     requests, self._flush_requests = self._flush_requests, []
+                    failed_before = self._failed_cycles
+                    self._flushing = True
                     await self._store_intake()
                     await self._dispatch(send, everything=True)
                     await self._idle.wait()
+                    self._flushing = False
                     for request in requests:
-                        request.set()
+                        request.settled = self._failed_cycles == failed_before
+                        request.done.set()
                     if not self._stopping:
                         self._hurry, self._paused = anyio.Event(), anyio.Event()
                     continue
@@ -437,6 +477,8 @@ class Engine:
         attempts = 1 + max(0, self.config.max_retries)
         for attempt in range(attempts):
             if attempt:
+                if self._flushing and not self._stopping:
+                    break  # a flush makes one attempt per batch, then reports (the batch waits for the next cycle)
                 self._acc.retried += 1
             result = await self._attempt_when_allowed(batch)
             if result.error is None:
@@ -458,17 +500,28 @@ class Engine:
             # One backoff for every submitter: each next attempt, this batch's or another's, waits it out.
             self._retry_number += 1
             now = anyio.current_time()
-            self._resume_at = now + max(backoff_delay(self._retry_number), result.retry_after or 0.0)
+            delay = max(backoff_delay(self._retry_number), result.retry_after or 0.0)
+            self._resume_at = now + delay
             if result.retry_after is not None:
                 self._server_resume_at = now + result.retry_after
+            logger.debug(
+                "mosaicstack-telemetry: attempt %d of %d for a batch of %d failed (%s); next attempt in %.2fs%s",
+                attempt + 1,
+                attempts,
+                len(batch),
+                result.error,
+                delay,
+                " (Retry-After)" if result.retry_after is not None else "",
+            )
         self._acc.failed_batches += 1
         self._failed_cycles += 1
         lost = self._backlog.put_back(batch)
         self._wakeup.set()  # the batcher may be idle with an empty queue: it must schedule the next cycle
         logger.warning(
-            "mosaicstack-telemetry: a batch of %d events failed %d attempts; re-queued%s",
+            "mosaicstack-telemetry: a batch of %d events failed %d attempt%s; re-queued%s",
             len(batch),
-            attempts,
+            attempt + 1,
+            "" if attempt == 0 else "s",
             f" ({lost} oldest dropped: queue full)" if lost else "",
         )
 
@@ -512,18 +565,36 @@ class Engine:
     async def _attempt(self, batch: Batch) -> _Attempt:
         """POST the batch once and count the answer (or say why it failed)."""
         if self.config.dry_run:
-            logger.info("[DRY RUN] Would submit batch of %d events to %s", len(batch), self._url)
+            logger.info(
+                "[DRY RUN] Would submit batch of %d events to %s",
+                len(batch),
+                self._url if self.config.server_url else f"(no server_url){EVENTS_PATH}",
+            )
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("[DRY RUN] the batch: %s", self._backlog.request_body(batch).decode())
             return _Attempt(sent=len(batch))
         assert self._http is not None  # noqa: S101 - set by run() before the submitter starts
         try:
             body = self._backlog.request_body(batch)
         except Exception as error:
             return _Attempt(error=TelemetryError(f"could not encode the batch: {error!r}"), retryable=False)
+        began = anyio.current_time()
         try:
             response = await post(self._http, self._url, body, deadline=self.config.request_timeout_seconds)
         except AttemptError as failure:
             return _Attempt(error=failure, retryable=failure.retryable, retry_after=failure.retry_after)
-        return self._settle(batch, response)
+        result = self._settle(batch, response)
+        logger.debug(
+            "mosaicstack-telemetry: sent a batch of %d events: HTTP %d in %.1f ms (%d accepted, %d duplicates, "
+            "%d rejected)",
+            len(batch),
+            response.status_code,
+            (anyio.current_time() - began) * 1000,
+            result.sent - result.duplicates,
+            result.duplicates,
+            result.rejected,
+        )
+        return result
 
     def _settle(self, batch: Batch, response: httpx.Response) -> _Attempt:
         """Count a 2xx reply: per-event rejections are final; a duplicate was delivered before."""
@@ -557,6 +628,16 @@ class Engine:
 
     def _report(self, error: TelemetryError) -> None:
         report_failure(error, self.config.on_error)
+
+
+class _FlushRequest:
+    """A caller waiting in :meth:`Engine.flush`, and what the flush came to."""
+
+    __slots__ = ("done", "settled")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.settled = False
 
 
 def _is_duplicate(error: str | None) -> bool:

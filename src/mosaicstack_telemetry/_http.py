@@ -1,4 +1,9 @@
-"""One HTTP attempt, as both the event submitter and the prediction fetcher make it (design.md table).
+"""The client's HTTP: one ``AsyncClient`` factory, and one attempt as the event submitter and the prediction fetcher
+make it (design.md table).
+
+* :func:`http_client` builds every ``AsyncClient`` the package uses — the running core's and the short-lived one
+  behind ``refresh_predictions`` before ``start`` — so each carries the same headers, ``request_timeout_seconds``
+  and redirect rule;
 
 * every attempt runs under an overall deadline (``anyio.fail_after``): httpx's timeouts apply per phase, and a
   server that drips bytes would never trip them;
@@ -12,14 +17,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
 
 from ._backoff import parse_retry_after
+from ._protocol import auth_headers
 from .errors import TelemetryError
 
-__all__ = ["AttemptError", "post", "report_failure"]
+if TYPE_CHECKING:
+    from .config import TelemetryConfig
+
+__all__ = ["AttemptError", "http_client", "post", "report_failure"]
 
 logger = logging.getLogger("mosaicstack_telemetry")
 
@@ -42,6 +52,18 @@ class AttemptError(TelemetryError):
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+
+
+def http_client(config: TelemetryConfig, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    """An ``AsyncClient`` for ``config``: its auth headers and User-Agent, ``request_timeout_seconds`` (each
+    attempt also runs under that overall deadline, see :func:`post`), no redirects followed. ``transport=None``
+    uses httpx's own."""
+    return httpx.AsyncClient(
+        transport=transport,
+        headers=auth_headers(config.api_key, config.user_agent),
+        timeout=httpx.Timeout(config.request_timeout_seconds),
+        follow_redirects=False,
+    )
 
 
 async def post(http: httpx.AsyncClient, url: str, body: bytes, *, deadline: float) -> httpx.Response:

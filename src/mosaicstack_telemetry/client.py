@@ -3,7 +3,10 @@
 * ``async with client`` / ``start_async()`` run the core (:class:`._engine.Engine`) as a task of its own on the
   caller's loop; ``stop_async()`` flushes and ends it within ``shutdown_timeout_seconds``.
 * ``with client`` / ``start()`` run the same core on a daemon thread the client owns (``anyio.run`` + a
-  ``BlockingPortal``), reached from any thread; ``atexit`` flushes it if the user forgets ``stop()``.
+  ``BlockingPortal``), reached from any thread.
+* Nobody stopped it: when the event loop ends around the core, the core flushes briefly on that loop; at interpreter
+  exit ``atexit`` sends what is left (through the client's thread, or on a fresh loop of its own on the main thread),
+  within ``shutdown_timeout_seconds`` all told, and counts only what still cannot be sent.
 * ``track()`` is the same everywhere: synchronous, lock-free, never raises, never blocks.
 """
 
@@ -19,7 +22,8 @@ import time
 import weakref
 from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+from uuid import UUID
 
 import anyio
 import anyio.from_thread
@@ -27,11 +31,13 @@ import httpx
 
 from . import _fork
 from ._backend import current_loop
-from ._engine import IDLE_WAKER, Engine, Waker
+from ._debug import enable_debug_output
+from ._engine import CANCELLED_FLUSH_SECONDS, IDLE_WAKER, Engine, Waker
+from ._http import http_client
 from ._predictions import PredictionFetcher, checked_queries
-from ._protocol import auth_headers
 from ._queue import EventQueue
 from ._spool import Spool
+from ._transport import PinningBackend
 from .builder import EventBuilder
 from .cache import PredictionCache
 from .config import TelemetryConfig, with_usable_values
@@ -43,12 +49,20 @@ __all__ = ["TelemetryClient"]
 
 logger = logging.getLogger("mosaicstack_telemetry")
 
-#: Cancellation leaves little time: the shielded flush after a cancelled scope gets at most this long.
-CANCELLED_FLUSH_SECONDS = 2.0
 #: Overflow warnings: at most one line per this many seconds, with the count since the last one.
 OVERFLOW_LOG_INTERVAL = 60.0
 
 Backend = Literal["asyncio", "trio"]
+T = TypeVar("T")
+
+#: The instance id of the events a dry-run client's builder makes when ``instance_id`` is not set.
+DRY_RUN_INSTANCE_ID = UUID(int=0)
+#: Settings a dry run does not need: left empty, they are no problem (nothing is sent).
+_SERVER_SETTINGS = ("server_url", "api_key", "instance_id")
+
+#: Clients started and not yet stopped. Held strongly, as ``threading`` holds running threads: a client dropped by
+#: the code that started it (``main()`` returned) must still reach its exit flush.
+_UNSTOPPED: set[TelemetryClient] = set()
 
 
 class TelemetryClient:
@@ -78,12 +92,18 @@ class TelemetryClient:
         self._sync_backend = sync_backend
         self._transport = transport
         self._clock = clock
+        if config.debug:
+            enable_debug_output()
+        self._server_usable = _is_http_url(config.server_url)
         self._drop_reason = self._refusal_reason()
         self._settings = with_usable_values(config)
-        self._accepted: type = TaskCompletionEvent if self._drop_reason is None else _Refused
+        self._before_send = self._settings.before_send
+        # A class no event has sends every event down the slow path: refused ones, and those before_send sees.
+        accepts_fast = self._drop_reason is None and self._before_send is None
+        self._accepted: type = TaskCompletionEvent if accepts_fast else _Refused
         # A batch is "full" at batch_size events, or when the queue itself is full (max_queue_size < batch_size).
         self._full_batch = min(self._settings.batch_size, self._settings.max_queue_size)
-        self._logged_once: set[str] = set()
+        self._logged_once: set[object] = set()
         self._atexit_registered = False
         self._fresh_state()
         _fork.watch(self)
@@ -92,6 +112,7 @@ class TelemetryClient:
         """Queue, counters, cache, locks and the (absent) core: set at construction, and anew in a forked child."""
         self._pid = os.getpid()
         self._queue = EventQueue(max_size=self._settings.max_queue_size)
+        self._network = PinningBackend()  # the address each connect reached, kept across runs for the exit flush
         self._append, self._count_append, self._waiting = self._queue.producer_calls()
         self._max_size = self._queue.max_size
         self._accounting = Accounting(self._queue)
@@ -101,6 +122,8 @@ class TelemetryClient:
         self._predictions = PredictionFetcher(self._settings, self._cache, self._accounting)
         self._overflow_log = _OverflowLog(self._queue, self._clock)
         self._engine: Engine | None = None
+        self._loop_ended_after: float | None = None  # the last core's loop ended around it: its last flush took this
+        self._exit_backend: Backend = self._sync_backend
         self._waker: Waker = IDLE_WAKER  # while stopped: nothing to wake
         self._lifecycle = threading.Lock()  # start()/stop() from several threads
         self._thread: threading.Thread | None = None
@@ -131,10 +154,12 @@ class TelemetryClient:
         if not config.enabled:
             return DropReason.DISABLED
         problems = config.validate()
+        if config.dry_run:  # nothing is sent: server settings left empty are no problem
+            unset = {name for name in _SERVER_SETTINGS if not getattr(config, name)}
+            problems = [problem for problem in problems if _field_of(problem) not in unset]
         for problem in problems:
             logger.warning("mosaicstack-telemetry config: %s", problem)
-        url = config.server_url
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        if not self._server_usable and not config.dry_run:
             logger.warning("mosaicstack-telemetry: no usable server_url: events will be dropped")
             return DropReason.INVALID_CONFIG
         return None
@@ -170,37 +195,83 @@ class TelemetryClient:
             logger.exception("mosaicstack-telemetry: track() failed; event dropped")
 
     def _track_slowly(self, event: object) -> None:
-        """The rare cases: refused (disabled, unusable config), not an event, or a subclass of one."""
+        """The rare cases: refused (disabled, unusable config), not an event, a subclass of one, or a ``before_send``
+        hook to run first."""
         if self._drop_reason is not None:
             self._drop(self._drop_reason)
-        elif isinstance(event, TaskCompletionEvent):
-            self._queue.put(event)
-            waiting = self._waiting()
-            if waiting == 1 or waiting >= self._full_batch:
-                self._waker.wake()
-        else:
+        elif not isinstance(event, TaskCompletionEvent):
             self._drop(DropReason.INVALID_EVENT, f"got {type(event).__name__}")
+        elif self._before_send is None:
+            self._enqueue(event)
+        else:
+            chosen = self._filtered(event, self._before_send)
+            if chosen is None:
+                self._drop(DropReason.FILTERED)
+            else:
+                self._enqueue(chosen)
+
+    def _filtered(
+        self, event: TaskCompletionEvent, before_send: Callable[[TaskCompletionEvent], object]
+    ) -> TaskCompletionEvent | None:
+        """What ``before_send`` makes of ``event``: an event, or ``None``. A hook that fails keeps the original."""
+        try:
+            result = before_send(event)
+        except Exception as error:
+            self._log_once(
+                type(error), logging.ERROR, "before_send raised %r; the event is sent unchanged", error, exc_info=True
+            )
+            return event
+        if result is None or isinstance(result, TaskCompletionEvent):
+            return result
+        self._log_once(
+            ("returned", type(result)),
+            logging.ERROR,
+            "before_send returned a %s, not a TaskCompletionEvent or None; the event is sent unchanged",
+            type(result).__name__,
+        )
+        return event
+
+    def _enqueue(self, event: TaskCompletionEvent) -> None:
+        """``track()``'s fast path, spelled out for the slow one: queue, wake once per batch, note overflow."""
+        self._queue.put(event)
+        waiting = self._waiting()
+        if waiting == 1 or waiting >= self._full_batch:
+            self._waker.wake()
+            if waiting >= self._max_size:
+                self._overflow_log.maybe_log()
 
     def _drop(self, reason: str, detail: str = "") -> None:
         self._accounting.drop_from_track(reason)
-        if reason not in self._logged_once:
-            self._logged_once.add(reason)
-            # Disabled is a choice (the original dropped "silently"): say it once, quietly. The rest are problems.
-            logger.log(
-                logging.INFO if reason == DropReason.DISABLED else logging.WARNING,
-                "mosaicstack-telemetry: dropping events (%s)%s; further drops are counted in stats",
-                reason,
-                f": {detail}" if detail else "",
-            )
+        # Disabled and filtered are choices (the original dropped "silently"): say so once, quietly.
+        level = logging.INFO if reason in (DropReason.DISABLED, DropReason.FILTERED) else logging.WARNING
+        suffix = f": {detail}" if detail else ""
+        if not self._log_once(
+            reason, level, "dropping events (%s)%s; further drops are counted in stats", reason, suffix
+        ):
+            logger.debug("mosaicstack-telemetry: dropped an event (%s)%s", reason, suffix)
+
+    def _log_once(self, key: object, level: int, message: str, *args: object, exc_info: bool = False) -> bool:
+        """Log ``message`` the first time ``key`` comes up; whether it did."""
+        if key in self._logged_once:
+            return False
+        self._logged_once.add(key)
+        logger.log(level, "mosaicstack-telemetry: " + message, *args, exc_info=exc_info)
+        return True
 
     def event_builder(self) -> EventBuilder:
-        """An :class:`EventBuilder` preset with this client's ``instance_id``."""
-        return EventBuilder(instance_id=self._config.instance_id)
+        """An :class:`EventBuilder` preset with this client's ``instance_id`` — in a dry run with no ``instance_id``
+        set, the nil UUID (``00000000-0000-0000-0000-000000000000``)."""
+        instance_id = self._config.instance_id
+        if not instance_id and self._config.dry_run:
+            return EventBuilder(instance_id=DRY_RUN_INSTANCE_ID)
+        return EventBuilder(instance_id=instance_id)
 
     # -- state --------------------------------------------------------------------------------------------------------
 
     @property
     def config(self) -> TelemetryConfig:
+        """The configuration this client was made with, as given (the client runs on a copy in which unusable values
+        are replaced by their defaults: :meth:`TelemetryConfig.validate` names them)."""
         return self._config
 
     @property
@@ -223,6 +294,7 @@ class TelemetryClient:
 
     @property
     def prediction_cache(self) -> PredictionCache:
+        """The TTL cache :meth:`refresh_predictions` fills and :meth:`get_prediction` reads (any thread)."""
         return self._cache
 
     def get_prediction(self, query: PredictionQuery) -> PredictionResponse | None:
@@ -243,9 +315,9 @@ class TelemetryClient:
         :raises TypeError: if an item is not a :class:`PredictionQuery`.
         """
         wanted = checked_queries(queries)
-        if not wanted or self._drop_reason is not None:
+        if not wanted or not self._can_fetch():
             return
-        engine = self._engine
+        engine = self._live_engine()
         if engine is None:
             await self._fetch_on_short_lived_http(wanted)
         elif engine.loop.is_current():
@@ -253,16 +325,21 @@ class TelemetryClient:
         else:  # the core runs on another loop (the client's own thread, or a user's loop in another thread)
             await anyio.to_thread.run_sync(self._run_on_core_loop, self.refresh_predictions, wanted)
 
+    def _can_fetch(self) -> bool:
+        """Predictions need a server: not when disabled, or without a usable ``server_url`` (a dry run may lack one)."""
+        return self._drop_reason is None and self._server_usable
+
     async def _fetch_on_short_lived_http(self, queries: list[PredictionQuery]) -> None:
-        async with self._short_lived_http() as http:
+        async with http_client(self._settings, self._transport) as http:
             await self._predictions.fetch(http, queries)
 
     def refresh_predictions_sync(self, queries: Iterable[PredictionQuery]) -> None:
-        """:meth:`refresh_predictions` for sync code: blocks until done. Same rules; callable from any thread."""
+        """:meth:`refresh_predictions` for sync code: blocks until done, then returns ``None`` — read the results
+        with :meth:`get_prediction`. Same rules; callable from any thread."""
         wanted = checked_queries(queries)
-        if not wanted or self._drop_reason is not None:
+        if not wanted or not self._can_fetch():
             return
-        engine = self._engine
+        engine = self._live_engine()
         if engine is not None and not engine.loop.is_current():
             self._run_on_core_loop(self.refresh_predictions, wanted)
             return
@@ -271,39 +348,42 @@ class TelemetryClient:
         with anyio.from_thread.start_blocking_portal(self._sync_backend) as temporary:
             temporary.call(self._fetch_on_short_lived_http, wanted)
 
-    def _run_on_core_loop(self, async_fn: Callable[..., Coroutine[Any, Any, None]], *args: object) -> None:
-        """Run ``async_fn(*args)`` on the loop the core runs on and wait for it — from any *other* thread.
+    def _run_on_core_loop(self, async_fn: Callable[..., Coroutine[Any, Any, T]], *args: object) -> T | None:
+        """Run ``async_fn(*args)`` on the loop the core runs on and wait for its result — from any *other* thread;
+        ``None`` when no core is running.
 
         The client's own thread is reached through its portal; a user's loop through its token.
         """
-        engine = self._engine
+        engine = self._live_engine()
         if engine is None:
-            return
+            return None
         if engine.loop.is_current():
             raise RuntimeError(
                 "this call would block the event loop the client runs on: use the async method (await …_async())"
             )
         portal = self._portal
+        result: T
         if portal is not None:
-            portal.call(async_fn, *args)
+            result = portal.call(async_fn, *args)
         else:
-            anyio.from_thread.run(async_fn, *args, token=engine.loop.token)
+            result = anyio.from_thread.run(async_fn, *args, token=engine.loop.token)
+        return result
 
-    def _short_lived_http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            transport=self._transport,
-            headers=auth_headers(self._settings.api_key, self._settings.user_agent),
-            follow_redirects=False,
-        )
+    def _live_engine(self) -> Engine | None:
+        """The running core, or ``None``; a core that ended (its loop ended around it, or it failed) is let go."""
+        engine = self._engine
+        if engine is not None and not engine.running:
+            self._engine, self._waker = None, IDLE_WAKER
+            self._loop_ended_after = engine.ended_with_loop_after
+            return None
+        return engine
 
     # -- async lifecycle ----------------------------------------------------------------------------------------------
 
     async def start_async(self) -> None:
         """Start sending in the background on the running loop (asyncio or trio). No-op if disabled or running."""
-        if self._drop_reason == DropReason.DISABLED or self.is_running:
+        if self._drop_reason == DropReason.DISABLED or self._live_engine() is not None:
             return
-        if self._engine is not None:  # a core that died: let its stop settle it before starting anew
-            await self.stop_async()
         engine = Engine(
             config=self._settings,
             queue=self._queue,
@@ -313,12 +393,16 @@ class TelemetryClient:
             full_batch=self._full_batch,
             transport=self._transport,
             spool=self._spool,
+            network=self._network,
         )
+        self._loop_ended_after = None
+        self._exit_backend = engine.loop.library  # the exit flush runs a loop of the same kind
         started = anyio.Event()
         engine.loop.spawn(functools.partial(engine.run, started))
         await started.wait()
         self._engine = engine
         self._waker = engine.waker
+        _UNSTOPPED.add(self)
         self._register_atexit()
 
     async def stop_async(self) -> None:
@@ -327,7 +411,7 @@ class TelemetryClient:
         If the calling scope is being cancelled, the flush is shielded and bounded by
         ``min(shutdown_timeout_seconds, 2 s)``; what it could not send is counted dropped (reason ``cancelled``).
         """
-        engine = self._engine
+        engine = self._live_engine()
         if engine is None:
             return
         if not engine.loop.is_current():  # it lives on our own thread, or on a user's loop in another thread
@@ -345,6 +429,7 @@ class TelemetryClient:
     async def _stop_engine(self, engine: Engine, deadline: float) -> None:
         self._waker = IDLE_WAKER
         self._engine = None
+        _UNSTOPPED.discard(self)
         in_time = await engine.stop(deadline)
         spool = self._spool
         spooled = 0 if spool is None else spool.waiting
@@ -359,19 +444,32 @@ class TelemetryClient:
         elif spool is not None and spool.is_open:
             await anyio.to_thread.run_sync(spool.close)  # empty: no file left behind
 
-    async def flush_async(self) -> None:
-        """Send everything queued now (not waiting for the interval); returns once it is settled or a send failed.
+    # OpenTelemetry's force_flush(timeout_millis) is the precedent users know: a timeout parameter, in seconds here.
+    async def flush_async(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
+        """Send everything queued now, without waiting for the interval; whether it all got settled.
 
-        Bounded by ``shutdown_timeout_seconds``. No-op when not running.
+        ``True`` when nothing tracked before the call is still queued or in flight: each event was sent (a dry run
+        counts as sent), rejected by the server, or dropped for a counted reason. ``False`` when ``timeout`` seconds
+        pass first, when the server fails (a flush makes one attempt per batch; the events wait for the next
+        cycle), or when the client is not running with events queued. ``timeout=None`` waits for that outcome.
+        Never raises for any of these.
+
+        :raises TypeError: if ``timeout`` is not a number or ``None``.
         """
-        engine = self._engine
+        limit = _checked_timeout(timeout)
+        engine = self._live_engine()
         if engine is None:
-            return
+            return self._nothing_waiting()
         if not engine.loop.is_current():
-            await anyio.to_thread.run_sync(self._run_on_core_loop, self.flush_async)
-            return
-        with anyio.move_on_after(self._settings.shutdown_timeout_seconds):
-            await engine.flush()
+            settled = await anyio.to_thread.run_sync(self._run_on_core_loop, self.flush_async, timeout)
+            return bool(settled)
+        with anyio.move_on_after(limit):
+            return await engine.flush()
+        return False
+
+    def _nothing_waiting(self) -> bool:
+        stats = self.stats
+        return stats.queued + stats.in_flight == 0
 
     async def __aenter__(self) -> TelemetryClient:
         await self.start_async()
@@ -465,12 +563,29 @@ class TelemetryClient:
             self._portal = None
             self._thread = None
 
-    def flush(self) -> None:
-        """Send everything queued now, from sync code in any thread but the core's; bounded like ``flush_async``.
+    def flush(self, timeout: float | None = None) -> bool:
+        """:meth:`flush_async` for sync code, from any thread; same outcome and rules.
 
-        :raises RuntimeError: when called on the thread of the loop the client runs on (use ``flush_async``).
+        Called on the thread of the event loop the client runs on, it cannot wait (the loop would stop): it logs
+        an error once and returns ``False`` — use ``await flush_async()`` there.
+
+        :raises TypeError: if ``timeout`` is not a number or ``None``.
         """
-        self._run_on_core_loop(self.flush_async)
+        _checked_timeout(timeout)
+        engine = self._live_engine()
+        if engine is None:
+            return self._nothing_waiting()
+        if engine.loop.is_current():
+            self._log_once(
+                "flush on the loop",
+                logging.ERROR,
+                "flush() was called on the event loop the client runs on and would block it; use await flush_async()",
+            )
+            return False
+        try:
+            return bool(self._run_on_core_loop(self.flush_async, timeout))
+        except (anyio.RunFinishedError, RuntimeError):  # the core's loop ended meanwhile
+            return self._nothing_waiting()
 
     def __enter__(self) -> TelemetryClient:
         self.start()
@@ -492,15 +607,30 @@ class TelemetryClient:
             atexit.register(_flush_at_exit, weakref.ref(self))
 
     def _flush_at_exit(self) -> None:
-        """Flush a client the user forgot to stop (own thread only: a user's loop has ended by now)."""
-        engine = self._engine
+        """Send what a client nobody stopped still holds, within ``shutdown_timeout_seconds`` all told; count the
+        rest (reason ``exit``).
+
+        A client on its own thread is stopped there. One whose event loop ended around it already flushed briefly
+        on that loop; what is left goes out on a fresh loop of its own on this thread. No new thread may start at
+        exit, so no DNS lookups: connections go to the addresses already reached (or resolved at start).
+        """
+        self._network.pin()
         if self._portal is not None:
-            if engine is not None:
-                engine.network.pin()  # no new thread may start now: no DNS lookups
             self.stop()
+        elif self._live_engine() is None and self._loop_ended_after is not None and self._spool is None:
+            budget = self._settings.shutdown_timeout_seconds - self._loop_ended_after
+            if not self._queue.is_empty and budget > 0:
+                anyio.run(self._send_before_exit, budget, backend=self._exit_backend)
         self._drop_queued(DropReason.EXIT)
+        _UNSTOPPED.discard(self)
         if self._spool is not None:
             self._spool.close()  # what it still holds waits for the next process to adopt it
+
+    async def _send_before_exit(self, budget: float) -> None:
+        await self.start_async()
+        engine = self._live_engine()
+        if engine is not None:
+            await self._stop_engine(engine, budget)
 
 
 def _flush_at_exit(client_ref: weakref.ref[TelemetryClient]) -> None:
@@ -510,6 +640,24 @@ def _flush_at_exit(client_ref: weakref.ref[TelemetryClient]) -> None:
             client._flush_at_exit()
         except Exception:
             logger.exception("mosaicstack-telemetry: flush at exit failed")
+
+
+def _checked_timeout(timeout: object) -> float:
+    """A flush's time limit in seconds (``None``: no limit; a negative one has already passed)."""
+    if timeout is None:
+        return math.inf
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or math.isnan(timeout):
+        raise TypeError(f"timeout={timeout!r} must be a number of seconds or None")
+    return float(timeout)
+
+
+def _is_http_url(url: object) -> bool:
+    return isinstance(url, str) and url.startswith(("http://", "https://"))
+
+
+def _field_of(problem: str) -> str:
+    """The field a ``validate()`` message is about: its first word, up to ``=`` (``"api_key is required"``)."""
+    return problem.split(" ", 1)[0].split("=", 1)[0]
 
 
 class _StartOnFirstUse(Waker):

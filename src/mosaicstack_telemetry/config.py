@@ -14,11 +14,24 @@ from uuid import UUID
 from ._version import __version__
 from .batch import MAX_BATCH_SIZE
 from .errors import TelemetryError
+from .events import TaskCompletionEvent
 from .predictions import PredictionQuery
 
-__all__ = ["ENV_API_KEY", "ENV_ENABLED", "ENV_INSTANCE_ID", "ENV_SERVER_URL", "TelemetryConfig"]
+#: ``before_send(event)`` returns the event to queue (the same one, changed or not, or another) or ``None`` to drop it.
+BeforeSend = Callable[[TaskCompletionEvent], "TaskCompletionEvent | None"]
+
+__all__ = [
+    "ENV_API_KEY",
+    "ENV_DEBUG",
+    "ENV_ENABLED",
+    "ENV_INSTANCE_ID",
+    "ENV_SERVER_URL",
+    "BeforeSend",
+    "TelemetryConfig",
+]
 
 ENV_ENABLED = "MOSAIC_TELEMETRY_ENABLED"
+ENV_DEBUG = "MOSAIC_TELEMETRY_DEBUG"
 ENV_SERVER_URL = "MOSAIC_TELEMETRY_SERVER_URL"
 ENV_API_KEY = "MOSAIC_TELEMETRY_API_KEY"
 ENV_INSTANCE_ID = "MOSAIC_TELEMETRY_INSTANCE_ID"
@@ -35,7 +48,8 @@ class TelemetryConfig:
     lists what is wrong, and the client logs those problems once and keeps running. ``dataclasses.replace`` works.
 
     Environment variables are read in ``__post_init__``: ``MOSAIC_TELEMETRY_ENABLED`` (``1``, ``true`` or ``yes``,
-    any case, mean on; anything else off) always overrides ``enabled``; ``MOSAIC_TELEMETRY_SERVER_URL``,
+    any case, mean on; anything else off) always overrides ``enabled``; ``MOSAIC_TELEMETRY_DEBUG`` set to ``1``,
+    ``true`` or ``yes`` (any case) turns ``debug`` on, and leaves it as given otherwise; ``MOSAIC_TELEMETRY_SERVER_URL``,
     ``MOSAIC_TELEMETRY_API_KEY`` and ``MOSAIC_TELEMETRY_INSTANCE_ID`` fill only fields left empty. Trailing slashes
     are stripped from ``server_url``. The api key is never shown by ``repr``/``str`` nor echoed by ``validate()``.
     """
@@ -76,11 +90,22 @@ class TelemetryConfig:
     spool_path: str | os.PathLike[str] | None = None
     #: Most bytes of event JSON the spool keeps; beyond it the oldest unsent events are deleted (and counted).
     spool_max_bytes: int = 64 * 1024 * 1024
+    #: Called as ``before_send(event)`` inside ``track()``, on the caller's thread, before the event is queued: return
+    #: the event (changed or not) to send it, or ``None`` to drop it (counted, reason ``filtered``). The result is not
+    #: validated again. If it raises, or returns something that is not an event, the original event is sent and the
+    #: error logged (once per exception type). Keep it quick: it runs on every ``track()``. Not read from the
+    #: environment.
+    before_send: BeforeSend | None = None
+    #: Print the library's log at DEBUG to stderr (one handler on the ``mosaicstack_telemetry`` logger, never the
+    #: root logger): a line per batch sent, per retry and per drop reason; never the api key.
+    debug: bool = False
 
     def __post_init__(self) -> None:
         enabled = os.environ.get(ENV_ENABLED)
         if enabled is not None:
             self.enabled = enabled.strip().lower() in _TRUTHY
+        if os.environ.get(ENV_DEBUG, "").strip().lower() in _TRUTHY:
+            self.debug = True
         if not self.server_url:
             self.server_url = os.environ.get(ENV_SERVER_URL, "")
         if not self.api_key:
@@ -116,6 +141,9 @@ class TelemetryConfig:
         on_error: object = self.on_error
         if on_error is not None and not callable(on_error):
             errors.append(f"on_error={on_error!r} must be callable or None")
+        before_send: object = self.before_send
+        if before_send is not None and not callable(before_send):
+            errors.append(f"before_send={before_send!r} must be callable or None")
         if not _is_spool_path(self.spool_path):
             errors.append(f"spool_path={self.spool_path!r} must be a directory path or None")
         prefetch: object = self.prefetch_predictions
@@ -125,8 +153,8 @@ class TelemetryConfig:
 
 
 def with_usable_values(config: TelemetryConfig) -> TelemetryConfig:
-    """A copy of ``config`` with every unusable number — and an unusable ``spool_path`` — replaced by its default:
-    what the client runs on.
+    """A copy of ``config`` with every unusable number — and an unusable ``spool_path`` or ``before_send`` — replaced
+    by its default: what the client runs on.
 
     ``validate()`` problems are logged, and — as in the original SDK — the client runs anyway, so ``batch_size=0`` or
     a negative interval must not wedge it (and a ``spool_path`` that is not a path means no spool). A copy, not
@@ -139,6 +167,8 @@ def with_usable_values(config: TelemetryConfig) -> TelemetryConfig:
             setattr(usable, name, defaults[name])
     if not _is_spool_path(config.spool_path):
         usable.spool_path = None
+    if not callable(config.before_send):
+        usable.before_send = None
     return usable
 
 

@@ -48,6 +48,8 @@ class DropReason:
     SPOOL_FULL = "spool_full"
     #: the spool could not store them (disk full, I/O error): they were lost between memory and disk
     SPOOL_ERROR = "spool_error"
+    #: ``before_send`` returned ``None`` for them
+    FILTERED = "filtered"
 
 
 #: Drop reasons counted from ``track()`` (any thread): each gets an atomic counter.
@@ -56,6 +58,7 @@ _TRACK_SIDE = (
     DropReason.INVALID_CONFIG,
     DropReason.INVALID_EVENT,
     DropReason.INTERNAL_ERROR,
+    DropReason.FILTERED,
 )
 
 

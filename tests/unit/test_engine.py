@@ -376,13 +376,15 @@ async def test_the_api_key_never_reaches_the_logs(caplog: pytest.LogCaptureFixtu
 
 
 async def test_flush_cuts_a_backoff_pause_short() -> None:
-    """While the submitter waits to retry, flush_async retries at once instead of waiting the backoff out."""
-    server = FakeServer(503, 503, 202)
-    async with client_for(server, max_retries=5) as client:
+    """While the submitter waits to retry (1 s or more), a flush makes its attempt at once, and it succeeds."""
+    server = FakeServer(503, 202)
+    async with client_for(server, max_retries=5, submit_interval_seconds=1) as client:
         client.track(event())
-        await client.flush_async()
-    assert 3 == len(server.requests)
-    assert server.request_times[2] - server.request_times[0] < 1.0
+        await anyio.sleep(1.1)  # the interval's attempt failed: a backoff pause has begun
+        assert 1 == len(server.requests)
+        assert await client.flush_async() is True
+    assert 2 == len(server.requests)
+    assert server.request_times[1] - server.request_times[0] < 0.2
 
 
 async def test_event_builder_is_preset_with_the_instance_id() -> None:
@@ -419,9 +421,10 @@ async def test_flush_cuts_our_backoff_but_not_the_servers_retry_after() -> None:
     """A flush during a 429's Retry-After: 30 still waits the 30 s the server asked for (no hammering)."""
     limited = httpx.Response(429, headers={"Retry-After": "30"})
     server = FakeServer(limited, 202)
-    async with client_for(server, shutdown_timeout_seconds=60) as client:
+    async with client_for(server, submit_interval_seconds=1) as client:
         client.track(event())
-        await client.flush_async()
+        await anyio.sleep(1.1)  # the interval's attempt was answered 429
+        assert await client.flush_async() is True
     assert 2 == len(server.requests)
     assert server.request_times[1] - server.request_times[0] >= 30
 
