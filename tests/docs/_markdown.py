@@ -9,6 +9,9 @@ import attrs
 
 #: ``<!-- not-runnable: reason -->`` on the last non-blank line before a fence.
 NOT_RUNNABLE = re.compile(r"<!--\s*not-runnable:\s*(?P<reason>.*?)\s*-->")
+#: ``<!-- continues the page -->`` (any words after ``continues``) on the last non-blank line before a fence: the block is
+#: a fragment that uses what earlier blocks of the page defined.
+CONTINUES = re.compile(r"<!--\s*continues\b.*?-->")
 #: A block that includes a file with pymdownx.snippets and nothing else.
 SNIPPET = re.compile(r'--8<--\s+"(?P<path>[^"]+)"')
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
@@ -24,6 +27,8 @@ class CodeBlock:
     code: str
     #: the reason given by a ``not-runnable`` marker, or ``None``
     not_runnable: str | None
+    #: marked ``<!-- continues the page -->``: a fragment, run after (and with the names of) the blocks before it
+    continues: bool = False
 
     @property
     def where(self) -> str:
@@ -55,16 +60,25 @@ def code_blocks(path: Path) -> list[CodeBlock]:
             end += 1
         if end == len(lines):
             raise ValueError(f"{path}:{index + 1}: unclosed code fence")
-        blocks.append(CodeBlock(path, index + 2, language, "\n".join(body) + "\n", _marker(lines, index)))
+        marker = _marker_line(lines, index)
+        match = NOT_RUNNABLE.fullmatch(marker)
+        blocks.append(
+            CodeBlock(
+                path,
+                index + 2,
+                language,
+                "\n".join(body) + "\n",
+                not_runnable=match.group("reason") if match else None,
+                continues=CONTINUES.fullmatch(marker) is not None,
+            )
+        )
         index = end + 1
     return blocks
 
 
-def _marker(lines: list[str], fence_index: int) -> str | None:
+def _marker_line(lines: list[str], fence_index: int) -> str:
+    """The last non-blank line before the fence, stripped ("" at the start of the file)."""
     previous = fence_index - 1
     while previous >= 0 and not lines[previous].strip():
         previous -= 1
-    if previous < 0:
-        return None
-    match = NOT_RUNNABLE.fullmatch(lines[previous].strip())
-    return match.group("reason") if match else None
+    return lines[previous].strip() if previous >= 0 else ""

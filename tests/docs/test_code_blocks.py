@@ -3,12 +3,16 @@
 What the test enforces, block by block (``_markdown.code_blocks`` finds them, fenced with backticks or tildes, also
 indented inside lists and admonitions):
 
-* ````` ```python ````` blocks are executed, in order, in **one namespace per Markdown file**: a page reads like a
-  session, so a block may use what an earlier block of the same page defined. A block may use top-level ``await``
-  and ``async with`` (a fragment from inside an ``async def``): it is compiled with ``PyCF_ALLOW_TOP_LEVEL_AWAIT``
-  and run with ``asyncio.run``. ``__name__`` is ``"__main__"``, so ``if __name__ == "__main__": main()`` runs too.
+* ````` ```python ````` blocks are executed in order, **each on its own**: a block starts from the page's preamble
+  namespace (below) and nothing else, so a block that looks like a complete program is one — copied alone, it runs.
+  A fragment that uses what earlier blocks of the page defined (``client`` from the block above…) says so with
+  ``<!-- continues the page -->`` on the line before its fence (blank lines may separate them; any words may follow
+  ``continues``); it runs in the page's namespace, which holds everything the blocks before it defined. A block may
+  use top-level ``await`` and ``async with`` (a fragment from inside an ``async def``): it is compiled with
+  ``PyCF_ALLOW_TOP_LEVEL_AWAIT`` and run with ``asyncio.run``. ``__name__`` is ``"__main__"``, so
+  ``if __name__ == "__main__": main()`` runs too.
 * ````` ```pycon ````` blocks are doctests (``>>>`` prompts; the printed output is checked, with ``ELLIPSIS`` and
-  ``NORMALIZE_WHITESPACE``), in the same namespace.
+  ``NORMALIZE_WHITESPACE``), by the same rule: on their own, or continuing the page when marked.
 * A block that only includes an example file (``--8<-- "examples/NAME.py"``, pymdownx.snippets) is run by
   ``test_examples.py``: the test checks that the file is one of the examples run there.
 * ``<!-- not-runnable: reason -->`` on the line before a fence (blank lines may separate them) skips the block; the
@@ -19,9 +23,9 @@ indented inside lists and admonitions):
 **The preamble.** Before a page's first block the test starts a reference server of its own (``run_in_thread()``:
 127.0.0.1, a free port, in-memory storage) and points the SDK's environment variables at it
 (``MOSAIC_TELEMETRY_SERVER_URL``, ``MOSAIC_TELEMETRY_API_KEY``, ``MOSAIC_TELEMETRY_INSTANCE_ID``; any
-``MOSAIC_TELEMETRY_ENABLED`` is removed), so ``TelemetryConfig()`` in a block talks to it. The namespace starts with
-two names, documented where the docs use them: ``config`` (a ``TelemetryConfig`` for that server) and ``event`` (a
-valid ``TaskCompletionEvent`` of its instance).
+``MOSAIC_TELEMETRY_ENABLED`` is removed), so ``TelemetryConfig()`` in a block talks to it. Every block's namespace starts with
+two names, which each page that uses them introduces ("On this page, ``config`` is a ``TelemetryConfig``…"):
+``config`` (a ``TelemetryConfig`` for that server) and ``event`` (a valid ``TaskCompletionEvent`` of its instance).
 
 **Safety.** During a page, looking up any host name but loopback fails (and fails the test): a block never reaches
 a real server. A client thread still running after the page (a block that forgot ``stop()``) fails the test. The
@@ -154,9 +158,10 @@ def client_threads() -> list[str]:
     return [thread.name for thread in threading.enumerate() if thread.name == "mosaicstack-telemetry"]
 
 
-def run_page(path: Path, namespace: dict[str, Any]) -> str:
-    """Run every block of ``path`` by the rules above; what the blocks printed."""
+def run_page(path: Path, preamble_names: dict[str, Any]) -> str:
+    """Run every block of ``path`` by the rules above, starting from ``preamble_names``; what the blocks printed."""
     printed = io.StringIO()
+    page = dict(preamble_names)  # what every block of the page defined so far: the namespace of continuing blocks
     for block in code_blocks(path):
         if block.not_runnable is not None:
             assert block.not_runnable, f"{block.where}: a not-runnable marker must give a reason"
@@ -170,6 +175,7 @@ def run_page(path: Path, namespace: dict[str, Any]) -> str:
             f"{block.where}: a ```{block.language or '(no language)'} block must be python or pycon, "
             "or be marked <!-- not-runnable: reason -->"
         )
+        namespace = page if block.continues else dict(preamble_names)
         with redirect_stdout(printed):
             try:
                 if block.language in DOCTEST:
@@ -177,7 +183,11 @@ def run_page(path: Path, namespace: dict[str, Any]) -> str:
                 else:
                     run_block(block, namespace)
             except Exception as error:
-                raise AssertionError(f"the code block at {block.where} failed: {error!r}") from error
+                alone = ""
+                if isinstance(error, NameError) and not block.continues:
+                    alone = " (it ran on its own: mark a fragment <!-- continues the page -->)"
+                raise AssertionError(f"the code block at {block.where} failed{alone}: {error!r}") from error
+        page.update(namespace)
     return printed.getvalue()
 
 
@@ -195,6 +205,20 @@ def test_every_code_block_runs(
     assert [] == loopback_only, f"{page_id(path)}: a block looked up a non-loopback host"
     if path.name == "README.md":
         assert "Predicted input tokens" in printed, "the README's quick start must print a prediction"
+
+
+def test_a_block_runs_on_its_own_unless_marked(tmp_path: Path) -> None:
+    """A block that uses a name an earlier block defined fails unless it is marked as continuing the page; either
+    way it gets the preamble's names, and a marked block also sees what unmarked blocks before it defined."""
+    fence = "```"
+    first = f"{fence}python\nanswer = 42\n{fence}\n\n"
+    unmarked = tmp_path / "unmarked.md"
+    unmarked.write_text(f"{first}{fence}python\nprint(answer, given)\n{fence}\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match=r"unmarked\.md:6 failed \(it ran on its own: mark a fragment"):
+        run_page(unmarked, {"__name__": "__main__", "given": 1})
+    marked = tmp_path / "marked.md"
+    marked.write_text(f"{first}<!-- continues the page -->\n\n{fence}python\nprint(answer, given)\n{fence}\n", "utf-8")
+    assert "42 1\n" == run_page(marked, {"__name__": "__main__", "given": 1})
 
 
 def test_pages_exist() -> None:
