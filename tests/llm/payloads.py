@@ -180,32 +180,37 @@ def response_object(status: str = "completed", usage: dict[str, Any] | None = No
     }
 
 
+RESPONSES_TEXT = "tok "
+
+
 def responses_events(*, final: str | None = "response.completed", deltas: int = 12) -> list[tuple[str, Any]]:
-    events: list[tuple[str, Any]] = [
-        (
-            "response.created",
-            {"type": "response.created", "sequence_number": 0, "response": response_object("in_progress")},
-        )
+    """A Responses stream as the API sends it: ``response.created``, one message output item with one text part
+    (added, ``deltas`` text deltas, done), then ``final`` with the usage (T7) — complete enough for the SDK's own
+    ``responses.stream()`` accumulator."""
+    item_id = "msg_1"
+    part = {"type": "output_text", "text": "", "annotations": []}
+    item = {"id": item_id, "type": "message", "role": "assistant", "status": "in_progress", "content": []}
+    text = RESPONSES_TEXT * deltas
+    done_part = {**part, "text": text}
+    done_item = {**item, "status": "completed", "content": [done_part]}
+    where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+    bodies: list[dict[str, Any]] = [
+        {"type": "response.created", "response": response_object("in_progress")},
+        {"type": "response.output_item.added", "output_index": 0, "item": item},
+        {"type": "response.content_part.added", **where, "part": part},
     ]
-    events += [
-        (
-            "response.output_text.delta",
-            {
-                "type": "response.output_text.delta",
-                "sequence_number": 1 + i,
-                "item_id": "msg_1",
-                "output_index": 0,
-                "content_index": 0,
-                "delta": "tok ",
-                "logprobs": [],
-            },
-        )
-        for i in range(deltas)
+    bodies += [
+        {"type": "response.output_text.delta", **where, "delta": RESPONSES_TEXT, "logprobs": []} for _ in range(deltas)
+    ]
+    bodies += [
+        {"type": "response.output_text.done", **where, "text": text, "logprobs": []},
+        {"type": "response.content_part.done", **where, "part": done_part},
+        {"type": "response.output_item.done", "output_index": 0, "item": done_item},
     ]
     if final is not None:
         status = final.removeprefix("response.")
-        events.append((final, {"type": final, "sequence_number": deltas + 1, "response": response_object(status)}))
-    return events
+        bodies.append({"type": final, "response": {**response_object(status), "output": [done_item]}})
+    return [(body["type"], {**body, "sequence_number": number}) for number, body in enumerate(bodies)]
 
 
 EMBEDDING_RESPONSE: dict[str, Any] = {

@@ -279,3 +279,34 @@ async def test_async_error(telemetry: FakeTelemetry) -> None:
             pass  # pragma: no cover
 
     assert ["failure", "failure"] == [event.outcome.value for event in telemetry.events]
+
+
+def test_with_raw_response(telemetry: FakeTelemetry) -> None:
+    """messages.with_raw_response: the raw response is returned as is and reported; a raw stream's parse() gives
+    the instrumented stream."""
+    client = instrument(payloads.anthropic_client(reply), telemetry)
+
+    raw = client.messages.with_raw_response.create(**ARGS)
+    streamed = client.messages.with_raw_response.create(**ARGS, stream=True)
+    chunks = list(streamed.parse())
+
+    assert ("APIResponse", 250) == (type(raw).__name__, raw.parse().usage.output_tokens)
+    assert 18 == len(chunks)
+    assert [FULL, FULL] == [fields(event) for event in telemetry.events]
+
+
+@SDK_GENERATOR_WARNINGS
+async def test_async_with_raw_response(telemetry: FakeTelemetry) -> None:
+    """Async: anthropic's raw response has a coroutine parse(); a raw stream's parse() gives the instrumented one."""
+    client = instrument(payloads.async_anthropic_client(reply), telemetry)
+
+    raw = await client.messages.with_raw_response.create(**ARGS)
+    streamed = await client.messages.with_raw_response.create(**ARGS, stream=True)
+    stream = await streamed.parse()
+    async with stream:
+        chunks = [chunk async for chunk in stream]
+
+    assert stream is await streamed.parse()
+    assert ("AsyncAPIResponse", 250) == (type(raw).__name__, (await raw.parse()).usage.output_tokens)
+    assert 18 == len(chunks)
+    assert [FULL, FULL] == [fields(event) for event in telemetry.events]

@@ -166,7 +166,7 @@ def test_responses(telemetry: FakeTelemetry) -> None:
     client.responses.create(model="gpt-5-mini", input="plan the migration", instructions="You are a planner.")
     events = list(client.responses.create(model="gpt-5-mini", input="x", stream=True))
 
-    assert 14 == len(events)
+    assert 19 == len(events)  # created, item and part added, 12 deltas, text, part and item done, completed
     assert [expected(**{**RESPONSES, "task_type": "planning"}), RESPONSES] == [fields(e) for e in telemetry.events]
 
 
@@ -297,3 +297,186 @@ async def test_async_error(telemetry: FakeTelemetry) -> None:
         await client.chat.completions.create(model=payloads.OPENAI_MODEL, messages=MESSAGES, stream=True)
 
     assert "failure" == telemetry.event.outcome.value
+
+
+# -- responses.stream() ------------------------------------------------------------------------------------------------
+
+#: openai's async streams leave their inner async generators unfinished when left early; trio warns when they are
+#: collected (the bare SDK does the same), asyncio finalizes them quietly. Only the SDK's own are ignored.
+SDK_GENERATOR_WARNINGS = pytest.mark.filterwarnings("ignore:Async generator 'openai.:ResourceWarning")
+
+
+def test_responses_stream_helper(telemetry: FakeTelemetry) -> None:
+    """responses.stream(): the SDK's own ResponseStream is handed out; the request it makes is reported once."""
+    client = instrument(payloads.openai_client(Server()), telemetry)
+
+    manager = client.responses.stream(model="gpt-5-mini", input="x", instructions="You are a planner.")
+    with manager as stream:
+        assert "ResponseStream" == type(stream).__name__
+        text = "".join(event.delta for event in stream if event.type == "response.output_text.delta")
+        final = stream.get_final_response()
+
+    assert (payloads.RESPONSES_TEXT * 12, 700) == (text, final.usage.output_tokens if final.usage else None)
+    assert expected(**{**RESPONSES, "task_type": "planning"}) == fields(telemetry.event)
+    result = result_of(manager)
+    assert result is not None
+    assert (result.event, False) == (telemetry.event, result.incomplete)
+
+
+def test_responses_stream_helper_left_early(telemetry: FakeTelemetry) -> None:
+    """Left before response.completed: the usage is unknown, so no event — counted when the block exits, not
+    whenever the stream is collected."""
+    client = instrument(payloads.openai_client(Server()), telemetry)
+
+    manager = client.responses.stream(model="gpt-5-mini", input="x")
+    with manager as stream:
+        for _ in stream:
+            break
+
+    assert [] == telemetry.events
+    assert {SkipReason.USAGE_UNKNOWN: 1} == dict(stats().skipped)
+    result = result_of(manager)
+    assert result is not None
+    assert (SkipReason.USAGE_UNKNOWN, True) == (result.skipped, result.incomplete)
+    del stream  # kept alive until here: the count above did not wait for the garbage collector
+
+
+def test_responses_stream_helper_block_raises(telemetry: FakeTelemetry) -> None:
+    """An exception leaving the block: after response.completed the call succeeded; before it, it failed (the
+    counts unknown, so 0) — the exception propagates unchanged either way."""
+    client = instrument(payloads.openai_client(Server()), telemetry)
+
+    def read(*, to_the_end: bool) -> None:
+        with client.responses.stream(model="gpt-5-mini", input="x") as stream:
+            if to_the_end:
+                stream.until_done()
+            else:
+                next(iter(stream))
+            raise KeyError(to_the_end)
+
+    with pytest.raises(KeyError):
+        read(to_the_end=True)
+    with pytest.raises(KeyError):
+        read(to_the_end=False)
+
+    assert [("success", 5_000), ("failure", 0)] == [
+        (event.outcome.value, event.actual_input_tokens) for event in telemetry.events
+    ]
+
+
+def test_responses_stream_helper_request_fails(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.openai_client(Server(fail=True)), telemetry)
+
+    with pytest.raises(openai.InternalServerError), client.responses.stream(model="gpt-5-mini", input="x"):
+        pass  # pragma: no cover - entering raises
+
+    assert ("failure", "gpt-5-mini") == (telemetry.event.outcome.value, telemetry.event.model)
+
+
+@SDK_GENERATOR_WARNINGS
+async def test_async_responses_stream_helper(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.async_openai_client(Server()), telemetry)
+
+    async with client.responses.stream(model="gpt-5-mini", input="x") as stream:
+        final = await stream.get_final_response()
+    manager = client.responses.stream(model="gpt-5-mini", input="x")
+    async with manager as stream:
+        async for _ in stream:
+            break
+
+    assert final.usage is not None
+    assert 5_000 == final.usage.input_tokens
+    assert [RESPONSES] == [fields(event) for event in telemetry.events]
+    assert {SkipReason.USAGE_UNKNOWN: 1} == dict(stats().skipped)
+    result = result_of(manager)
+    assert result is not None
+    assert result.incomplete
+
+
+# -- with_raw_response -------------------------------------------------------------------------------------------------
+
+
+def test_with_raw_response(telemetry: FakeTelemetry) -> None:
+    """The raw response is returned as is (headers and all); its body is reported, parsed once."""
+    client = instrument(payloads.openai_client(Server()), telemetry)
+
+    raw = client.chat.completions.with_raw_response.create(model=payloads.OPENAI_MODEL, messages=MESSAGES)
+    response = client.responses.with_raw_response.create(model="gpt-5-mini", input="x")
+    embedding = client.embeddings.with_raw_response.create(model="text-embedding-3-small", input="hello")
+
+    assert "LegacyAPIResponse" == type(raw).__name__
+    assert (200, "application/json") == (raw.status_code, raw.headers["content-type"])
+    assert raw.parse() is raw.parse()  # the SDK's cached parse: ours cost the caller nothing more
+    assert 2_000 == getattr(raw.parse().usage, "prompt_tokens", None)
+    assert ("completed", 8) == (response.parse().status, embedding.parse().usage.prompt_tokens)
+    assert [expected(**{**CHAT, "task_type": "testing"}), RESPONSES, 0] == [
+        fields(event) if event.model != "text-embedding-3-small" else event.actual_cost_usd_micros
+        for event in telemetry.events
+    ]
+
+
+def test_with_raw_response_stream(telemetry: FakeTelemetry) -> None:
+    """stream=True: parse() gives the instrumented stream; the usage chunk asked for is consumed, as usual."""
+    server = Server()
+    client = instrument(payloads.openai_client(server), telemetry)
+
+    raw = client.chat.completions.with_raw_response.create(model=payloads.OPENAI_MODEL, messages=MESSAGES, stream=True)
+    stream = raw.parse()
+    texts = [chunk.choices[0].delta.content for chunk in stream]
+
+    assert raw.parse() is stream
+    assert {"include_usage": True} == server.bodies[0]["stream_options"]
+    assert 13 == len(texts)
+    assert expected(**{**CHAT, "task_type": "testing"}) == fields(telemetry.event)
+    assert telemetry.event == getattr(result_of(stream), "event", None)
+
+
+def test_with_raw_response_built_before_instrument(telemetry: FakeTelemetry) -> None:
+    """A ``with_raw_response`` the SDK built (and cached) before instrument() is rebuilt around the patched method."""
+    client = payloads.openai_client(Server())
+    before = client.chat.completions.with_raw_response
+    instrument(client, telemetry)
+
+    client.chat.completions.with_raw_response.create(model=payloads.OPENAI_MODEL, messages=MESSAGES)
+
+    assert before is not client.chat.completions.with_raw_response
+    assert 2_000 == telemetry.event.actual_input_tokens
+
+
+def test_with_raw_response_error(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.openai_client(Server(fail=True)), telemetry)
+
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.with_raw_response.create(model=payloads.OPENAI_MODEL, messages=MESSAGES)
+
+    assert "failure" == telemetry.event.outcome.value
+
+
+@SDK_GENERATOR_WARNINGS
+async def test_async_with_raw_response(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.async_openai_client(Server()), telemetry)
+
+    raw = await client.chat.completions.with_raw_response.create(model=payloads.OPENAI_MODEL, messages=MESSAGES)
+    streamed = await client.responses.with_raw_response.create(model="gpt-5-mini", input="x", stream=True)
+    async with streamed.parse() as stream:
+        kinds = [event.type async for event in stream]
+
+    assert 2_000 == getattr(raw.parse().usage, "prompt_tokens", None)
+    assert "response.completed" == kinds[-1]
+    assert [expected(**{**CHAT, "task_type": "testing"}), RESPONSES] == [fields(e) for e in telemetry.events]
+
+
+def test_with_streaming_response_is_left_alone(telemetry: FakeTelemetry) -> None:
+    """with_streaming_response (the body read later, by the caller) is not reported — counted usage_unknown — and
+    its request is sent as written: no include_usage whose extra chunk nothing would consume."""
+    server = Server()
+    client = instrument(payloads.openai_client(server), telemetry)
+
+    create = client.chat.completions.with_streaming_response.create
+    with create(model=payloads.OPENAI_MODEL, messages=MESSAGES, stream=True) as response:
+        texts = [chunk.choices[0].delta.content for chunk in response.parse()]
+
+    assert "stream_options" not in server.bodies[0]
+    assert 13 == len(texts)
+    assert [] == telemetry.events
+    assert {SkipReason.USAGE_UNKNOWN: 1} == dict(stats().skipped)

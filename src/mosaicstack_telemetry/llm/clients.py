@@ -5,8 +5,11 @@ the SDK's classes and other clients are untouched) and returned. Covered:
 
 * anthropic ``Anthropic`` / ``AsyncAnthropic``: ``messages.create`` (also ``stream=True``) and ``messages.stream``;
 * openai ``OpenAI`` / ``AsyncOpenAI``: ``chat.completions.create`` (also ``stream=True``), ``responses.create``
-  (also ``stream=True``) and ``embeddings.create``;
+  (also ``stream=True``), ``responses.stream`` and ``embeddings.create``;
 * ollama ``Client`` / ``AsyncClient``: ``chat``, ``generate`` (also ``stream=True``) and ``embed``.
+
+The SDKs' ``with_raw_response`` variants of these methods call the patched ones, so they are covered too (the raw
+response is returned as is and reported: :mod:`.raw`).
 
 For an OpenAI Chat stream the caller did not ask usage for, ``stream_options={"include_usage": True}`` is added
 (otherwise the stream carries no usage at all, T4) and the extra usage-only chunk it brings is consumed, so code
@@ -23,7 +26,9 @@ from typing import Any, TypeVar
 
 from ..enums import Harness, Outcome
 from .instrument import options, settle
+from .managers import AsyncResponseStreamManager, ResponseStreamManager, adopt
 from .providers import provider_of_client
+from .raw import is_raw, report_raw, report_raw_async, streamed_raw
 from .recorder import CallRecord, Options, Telemetry
 from .streams import InstrumentedAsyncStream, InstrumentedStream, failure_outcome
 
@@ -57,14 +62,25 @@ def instrument(
         raise TypeError(f"instrument() supports anthropic, openai and ollama clients, not {type(client).__name__}")
     for owner, name, kind in targets:
         original = getattr(owner, name)
-        setattr(owner, name, _wrap(original, shared, kind=kind, include_usage=include_usage))
+        wrapped = (
+            _wrap_manager(original)
+            if kind == "responses_manager"
+            else _wrap(original, shared, kind=kind, include_usage=include_usage)
+        )
+        setattr(owner, name, wrapped)
+        for cached in _RAW_VARIANTS:  # already built around the SDK's method: rebuilt around the patched one on use
+            vars(owner).pop(cached, None)
     setattr(client, _MARK, True)
     return client
 
 
+#: the SDKs' ``cached_property`` variants built from the resource's own methods
+_RAW_VARIANTS = ("with_raw_response", "with_streaming_response")
+
+
 def _targets(client: Any) -> list[tuple[Any, str, str]]:
-    """``(object, method name, kind)`` for each method to wrap; kind is ``chat``, ``openai_chat``, ``embeddings``
-    or ``manager`` (Anthropic's ``messages.stream``)."""
+    """``(object, method name, kind)`` for each method to wrap; kind is ``chat``, ``openai_chat``, ``embeddings``,
+    ``manager`` (Anthropic's ``messages.stream``) or ``responses_manager`` (OpenAI's ``responses.stream``)."""
     found: list[tuple[Any, str, str]] = []
     messages = getattr(client, "messages", None)
     if callable(getattr(messages, "create", None)) and callable(getattr(messages, "stream", None)):
@@ -76,6 +92,8 @@ def _targets(client: Any) -> list[tuple[Any, str, str]]:
     responses = getattr(client, "responses", None)
     if callable(getattr(responses, "create", None)):
         found.append((responses, "create", "chat"))
+        if callable(getattr(responses, "stream", None)):
+            found.append((responses, "stream", "responses_manager"))
     embeddings = getattr(client, "embeddings", None)
     if callable(getattr(embeddings, "create", None)):
         found.append((embeddings, "create", "embeddings"))
@@ -91,7 +109,7 @@ def _wrap(original: Callable[..., Any], shared: Options, *, kind: str, include_u
     def begin(kwargs: dict[str, Any]) -> tuple[CallRecord, dict[str, Any], bool, bool]:
         record = CallRecord(shared, request=kwargs, embeddings=embeddings)
         streaming = kwargs.get("stream") is True
-        consume = inject and streaming and "stream_options" not in kwargs
+        consume = inject and streaming and "stream_options" not in kwargs and not streamed_raw(kwargs)
         if consume:
             kwargs = {**kwargs, "stream_options": {"include_usage": True}}
         return record, kwargs, streaming, consume
@@ -105,6 +123,9 @@ def _wrap(original: Callable[..., Any], shared: Options, *, kind: str, include_u
         except BaseException:
             record.cancelled()
             raise
+        if is_raw(result):
+            wrap = functools.partial(_stream, record=record, consume=consume)
+            return await report_raw_async(result, record, streaming, wrap)
         return outcome_of(result, record, streaming, consume)
 
     if inspect.iscoroutinefunction(original):
@@ -134,14 +155,38 @@ def _wrap(original: Callable[..., Any], shared: Options, *, kind: str, include_u
     return call
 
 
+def _wrap_manager(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``responses.stream``: the manager it returns makes its request through the patched ``responses.create``."""
+
+    @functools.wraps(original)
+    def stream(*args: Any, **kwargs: Any) -> Any:
+        manager = original(*args, **kwargs)
+        if hasattr(manager, "__aenter__"):
+            return AsyncResponseStreamManager(manager)
+        return ResponseStreamManager(manager)
+
+    return stream
+
+
 def outcome_of(result: Any, record: CallRecord, streaming: bool, consume: bool) -> Any:
-    """What the caller gets: the response (reported now) or the stream, wrapped. Never raises."""
+    """What the caller gets: the response (reported now), the stream (wrapped) or a raw response (reported, see
+    :mod:`.raw`). Never raises."""
+    if is_raw(result):
+        return report_raw(result, record, streaming, functools.partial(_stream, record=record, consume=consume))
     if not streaming:
         return settle(record, result)
+    return _stream(result, record=record, consume=consume)
+
+
+def _stream(result: Any, *, record: CallRecord, consume: bool) -> Any:
     try:
+        stream: InstrumentedStream[Any] | InstrumentedAsyncStream[Any]
         if hasattr(result, "__aiter__"):
-            return InstrumentedAsyncStream(result, record, consume_usage_chunk=consume)
-        return InstrumentedStream(result, record, consume_usage_chunk=consume)
+            stream = InstrumentedAsyncStream(result, record, consume_usage_chunk=consume)
+        else:
+            stream = InstrumentedStream(result, record, consume_usage_chunk=consume)
     except Exception:  # not a stream after all: hand it over untouched
         record.finish(None, outcome=Outcome.SUCCESS)
         return result
+    adopt(stream)
+    return stream

@@ -16,16 +16,16 @@ from typing import Any, TypeVar, cast
 
 from ..enums import Complexity, Harness, Outcome, Provider, TaskType
 from ._access import get
+from .managers import (
+    AsyncMessageStreamManager,
+    AsyncResponseStreamManager,
+    MessageStreamManager,
+    ResponseStreamManager,
+)
 from .pricing import Pricer
 from .providers import provider_of_response
 from .recorder import CallRecord, CallResult, Options, Telemetry
-from .streams import (
-    AsyncMessageStreamManager,
-    InstrumentedAsyncStream,
-    InstrumentedStream,
-    MessageStreamManager,
-    failure_outcome,
-)
+from .streams import InstrumentedAsyncStream, InstrumentedStream, failure_outcome
 from .usage import Usage, normalize_usage
 
 __all__ = ["LlmCall", "llm_call", "result_of", "track_llm", "wrap_async_stream", "wrap_stream"]
@@ -285,4 +285,12 @@ def result_of(wrapped: object) -> CallResult | None:
     return result if isinstance(result, CallResult) else None
 
 
-_HAS_RESULT = (LlmCall, InstrumentedStream, InstrumentedAsyncStream, MessageStreamManager, AsyncMessageStreamManager)
+_HAS_RESULT = (
+    LlmCall,
+    InstrumentedStream,
+    InstrumentedAsyncStream,
+    MessageStreamManager,
+    AsyncMessageStreamManager,
+    ResponseStreamManager,
+    AsyncResponseStreamManager,
+)

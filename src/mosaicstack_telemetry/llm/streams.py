@@ -12,14 +12,12 @@ from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-import attrs
-
 from ..enums import Outcome
 from .observers import Observer, observer_for
 from .recorder import CallRecord, CallResult
 from .usage import normalize_usage
 
-__all__ = ["AsyncMessageStreamManager", "InstrumentedAsyncStream", "InstrumentedStream", "MessageStreamManager"]
+__all__ = ["InstrumentedAsyncStream", "InstrumentedStream", "failure_outcome"]
 
 T = TypeVar("T")
 
@@ -80,6 +78,13 @@ class _Base:
         else:
             outcome = Outcome.PARTIAL
         record.finish(usage, outcome=outcome, model=observer.model, incomplete=not observer.complete)
+
+    def end_with(self, exc: BaseException | None) -> None:
+        """Report now, as the block that owns the stream exits with ``exc``: a stream that got its final usage report
+        succeeded whatever the block raised; an incomplete one failed (an ``Exception``), was cancelled, or ended
+        early."""
+        observer = self._observer
+        self._end(None if observer is not None and observer.complete else exc)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -181,86 +186,3 @@ class InstrumentedAsyncStream(_Base, Generic[T]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         await self.aclose()
-
-
-def _finish_from_snapshot(record: CallRecord, stream: Any, exc: BaseException | None) -> None:
-    """Anthropic's ``messages.stream()`` helper accumulates usage correctly itself: read its snapshot. Until the
-    final ``message_delta`` (which sets ``stop_reason``) its output count is ``message_start``'s placeholder: unknown."""
-    try:
-        snapshot = stream.current_message_snapshot
-    except Exception:  # no message_start yet (the helper asserts)
-        snapshot = None
-    complete = snapshot is not None and getattr(snapshot, "stop_reason", None) is not None
-    usage = normalize_usage(snapshot)
-    if not complete and usage.output_tokens is not None:
-        usage = attrs.evolve(usage, output_tokens=None, reasoning_tokens=None)
-    if exc is not None and not isinstance(exc, Exception) and not usage.known:
-        record.cancelled()
-        return
-    if isinstance(exc, Exception) and not complete:
-        outcome = failure_outcome(exc)
-    else:
-        outcome = Outcome.SUCCESS if complete else Outcome.PARTIAL
-    record.finish(usage, outcome=outcome, model=getattr(snapshot, "model", None), incomplete=not complete)
-
-
-class MessageStreamManager:
-    """Wraps anthropic's ``MessageStreamManager``: ``with`` yields the SDK's own ``MessageStream``, untouched."""
-
-    __slots__ = ("_manager", "_record", "_stream")
-
-    def __init__(self, manager: Any, record: CallRecord) -> None:
-        self._manager = manager
-        self._record = record
-        self._stream: Any = None
-
-    @property
-    def result(self) -> CallResult | None:
-        return self._record.result
-
-    def __enter__(self) -> Any:
-        try:
-            self._stream = self._manager.__enter__()
-        except Exception as error:
-            self._record.finish(None, outcome=failure_outcome(error))
-            raise
-        return self._stream
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> Any:
-        try:
-            return self._manager.__exit__(exc_type, exc, traceback)
-        finally:
-            _finish_from_snapshot(self._record, self._stream, exc)
-
-
-class AsyncMessageStreamManager:
-    """Wraps anthropic's ``AsyncMessageStreamManager`` (``async with``), like :class:`MessageStreamManager`."""
-
-    __slots__ = ("_manager", "_record", "_stream")
-
-    def __init__(self, manager: Any, record: CallRecord) -> None:
-        self._manager = manager
-        self._record = record
-        self._stream: Any = None
-
-    @property
-    def result(self) -> CallResult | None:
-        return self._record.result
-
-    async def __aenter__(self) -> Any:
-        try:
-            self._stream = await self._manager.__aenter__()
-        except Exception as error:
-            self._record.finish(None, outcome=failure_outcome(error))
-            raise
-        return self._stream
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> Any:
-        try:
-            return await self._manager.__aexit__(exc_type, exc, traceback)
-        finally:
-            _finish_from_snapshot(self._record, self._stream, exc)
