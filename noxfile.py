@@ -71,6 +71,14 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def readme(session: nox.Session) -> None:
+    """The README's steps in a fresh copy of the checkout: its install line (a new venv), the command on PATH, the
+    demo, and `send` of its JSONL example twice, the second storing nothing new (tests/docs/readme_flow.py)."""
+    session.install("attrs")  # the flow reads the README with tests/docs/_markdown.py; it installs the package itself
+    session.run("python", str(ROOT / "tests" / "docs" / "readme_flow.py"))
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the MkDocs site in strict mode (a broken reference fails the build)."""
     _install(session, "docs", extras="[trio,server,cli]")
