@@ -1,8 +1,11 @@
 """``EventQueue``: the bounded buffer between ``track()`` and the batcher.
 
-``put`` is the only operation producers call, from any thread: a ``deque.append`` on a ``deque(maxlen=…)``, which is
-atomic under the GIL and evicts the oldest event when full — no lock, ~25 ns. Evictions are not counted per event
-(that would need a lock); they are derived: ``appended − taken − waiting`` (design.md "accounting").
+``put`` is the only operation producers call, from any thread: a ``deque.append`` (atomic under the GIL, no lock),
+then a length test. Nothing is counted per event: the producer that takes the length past ``max_size`` evicts the
+oldest waiting event itself (``popleft``, also atomic) and counts that eviction, so ``appended`` is derived —
+``taken + evicted + waiting`` — exact at quiet points (design.md "accounting"). Each producer evicts at most one
+event per append, and only while the length is over the bound, so the queue never holds more than ``max_size``
+events plus one per producer in the middle of its ``put``.
 
 The consumer side (``drain``, ``put_back``) runs in one place at a time (the batcher) and takes a lock only against
 other consumers. Events put back after a failed send go to a separate front deque, never into the producers' deque:
@@ -58,27 +61,39 @@ class EventQueue:
         if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
             raise ValueError(f"max_size={max_size!r} must be a positive integer")
         self.max_size = max_size
-        self._waiting: deque[TaskCompletionEvent] = deque(maxlen=max_size)
+        self._waiting: deque[TaskCompletionEvent] = deque()  # bounded by put's eviction (see the module's doc)
         self._front: deque[TaskCompletionEvent] = deque()
         self._consumer_lock = threading.Lock()
-        self._appended = _Counter()
+        self._evicted = _Counter()
         self._taken = 0
         self._put_back_dropped = 0
 
     def put(self, event: TaskCompletionEvent) -> None:
         """Add an event; if the queue is full, the oldest waiting event is evicted. Never blocks."""
         self._waiting.append(event)
-        self._appended.increment()
+        if len(self._waiting) > self.max_size:
+            self.evict_oldest()
 
-    def producer_calls(
-        self,
-    ) -> tuple[Callable[[TaskCompletionEvent], None], Callable[[], int], Callable[[], int]]:
-        """``put``'s two steps and the waiting length as bound C methods, for a caller on a hot path.
+    def evict_oldest(self) -> None:
+        """Evict (and count) the oldest waiting event — for the producer whose append took the queue past
+        ``max_size``. Any thread; never blocks."""
+        waiting = self._waiting
+        if len(waiting) <= self.max_size:
+            return  # a consumer made room meanwhile
+        try:
+            waiting.popleft()
+        except IndexError:  # a consumer emptied it meanwhile
+            return
+        self._evicted.increment()
 
-        ``append(event); count()`` is exactly :meth:`put` without the Python-level call (``TelemetryClient.track``
-        makes them directly); ``waiting()`` is :attr:`waiting`.
+    def producer_calls(self) -> tuple[Callable[[TaskCompletionEvent], None], Callable[[], int]]:
+        """:meth:`put`'s append and the waiting length as bound C methods, for a caller on a hot path.
+
+        ``append(event)``, then :meth:`evict_oldest` when ``waiting()`` exceeds ``max_size``, is exactly :meth:`put`
+        without the Python-level call (``TelemetryClient.track`` makes them directly); ``waiting()`` is
+        :attr:`waiting`.
         """
-        return self._waiting.append, self._appended.increment, self._waiting.__len__
+        return self._waiting.append, self._waiting.__len__
 
     def drain(self, max_items: int) -> list[TaskCompletionEvent]:
         """Remove and return up to ``max_items`` events, oldest (and put-back) first."""
@@ -132,19 +147,22 @@ class EventQueue:
 
     @property
     def appended(self) -> int:
-        """Events ever passed to :meth:`put`."""
-        return self._appended.value
+        """Events ever passed to :meth:`put` (derived; exact when no ``put`` or ``drain`` is in progress)."""
+        return self.counts()[0]
 
     @property
     def evicted(self) -> int:
-        """Events evicted because the queue was full (derived; exact when no ``put`` is in progress)."""
-        return self.counts()[1]
+        """Events evicted because the queue was full."""
+        return self._evicted.value
 
     def counts(self) -> tuple[int, int, int]:
         """``(appended, evicted, size)``, each read once, so a snapshot's figures agree with one another."""
-        appended = self.appended
-        waiting = len(self._waiting)
-        return appended, max(0, appended - self._taken - waiting), waiting + len(self._front)
+        with self._consumer_lock:  # no drain half-counted
+            taken = self._taken
+            waiting = len(self._waiting)
+            front = len(self._front)
+        evicted = self._evicted.value
+        return taken + evicted + waiting, evicted, waiting + front
 
     @property
     def put_back_dropped(self) -> int:

@@ -113,7 +113,7 @@ class TelemetryClient:
         self._pid = os.getpid()
         self._queue = EventQueue(max_size=self._settings.max_queue_size)
         self._network = PinningBackend()  # the address each connect reached, kept across runs for the exit flush
-        self._append, self._count_append, self._waiting = self._queue.producer_calls()
+        self._append, self._waiting = self._queue.producer_calls()
         self._max_size = self._queue.max_size
         self._accounting = Accounting(self._queue)
         self._spool = self._new_spool()
@@ -172,14 +172,16 @@ class TelemetryClient:
         If telemetry is disabled or unusable, or ``event`` is not a ``TaskCompletionEvent``, the event is dropped
         (counted in :attr:`stats` by reason, logged once). If the queue is full, the oldest event is evicted.
         """
-        # The hot path: one class test, then EventQueue.put's two C calls made directly (no Python-level call),
-        # and the queue length that decides whether to wake the core (design.md: once per batch, not per event).
+        # The hot path: one class test, then EventQueue.put's append made directly (no Python-level call), and
+        # the queue length that decides whether to evict (the queue is full) and to wake the core (design.md:
+        # once per batch, not per event).
         try:
             if event.__class__ is self._accepted:
                 self._append(event)
-                self._count_append()
                 waiting = self._waiting()
                 if waiting == 1 or waiting >= self._full_batch:  # a full queue is a full batch too
+                    if waiting > self._max_size:
+                        self._queue.evict_oldest()
                     if not self._waker.pending:
                         if self._pid != os.getpid():  # forked without the at-fork hook (rare): start afresh
                             self._after_fork_in_child()
