@@ -29,6 +29,7 @@ class Steps:
         self._waiting = self._deque.__len__
         self._full_batch = 100
         self._lock = threading.Lock()
+        self.errors = 0  # what track()'s never-raise guard would count
 
     def call(self, event: Any) -> None:
         pass
@@ -50,7 +51,7 @@ class Steps:
                 if waiting == 1 or waiting >= self._full_batch:
                     pass
         except Exception:
-            pass
+            self.errors += 1
 
     def counted(self, event: Any) -> None:
         """The fast path with a per-event append counter, as ``track()`` had before evictions were counted by the
@@ -63,7 +64,7 @@ class Steps:
                 if waiting == 1 or waiting >= self._full_batch:
                     pass
         except Exception:
-            pass
+            self.errors += 1
 
     def original(self, event: Any) -> None:
         """The original SDK's ``track()``: enabled check, try, a lock around the append (its queue's ``put``)."""
@@ -73,7 +74,7 @@ class Steps:
             with self._lock:
                 self._deque.append(event)
         except Exception:
-            pass
+            self.errors += 1
 
 
 def main() -> None:
