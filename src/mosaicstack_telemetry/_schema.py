@@ -45,6 +45,7 @@ __all__ = [
     "Nested",
     "Rule",
     "Text",
+    "field_rules",
     "rule",
     "schema",
     "to_datetime",
@@ -91,7 +92,10 @@ class _BadValueError(Exception):
 
 def _short_repr(value: Any, limit: int = 120) -> str:
     """The value as errors show it: a 101-event list must not make a 100 KB message."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (Python 3.11+ limits int → str conversions)
+        return f"<an integer of {value.bit_length()} bits>" if isinstance(value, int) else "<unprintable>"
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
@@ -159,7 +163,10 @@ class FloatRange(Rule):
     def convert(self, value: Any) -> float:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise _BadValueError("is not a number")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond a double's range
+            raise _BadValueError("is not a finite number") from None
         if math.isnan(number) or math.isinf(number):
             raise _BadValueError("is not a finite number")
         low = -math.inf if self.low is None else self.low
@@ -373,6 +380,11 @@ def _range_text(low: float | None, high: float | None) -> str:
 def rule(field_rule: Rule) -> dict[str, Rule]:
     """Field metadata that attaches ``field_rule`` to an attrs field: ``attrs.field(metadata=rule(...))``."""
     return {_RULE_KEY: field_rule}
+
+
+def field_rules(cls: type[Any]) -> dict[str, Rule]:
+    """The rule of each field of the attrs class ``cls`` that has one, by name, in field order."""
+    return {field.name: field.metadata[_RULE_KEY] for field in attrs.fields(cls) if _RULE_KEY in field.metadata}
 
 
 # -- converters: turn good input into the documented type, hand anything else back (never raise) --------------------

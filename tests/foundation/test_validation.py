@@ -155,6 +155,7 @@ def test_any_utilization_outside_the_range_is_rejected(value: float) -> None:
         (math.nan, "is not a finite number"),
         (math.inf, "is not a finite number"),
         (-math.inf, "is not a finite number"),
+        (10**400, "is not a finite number"),  # an int beyond a double: a ValidationError, not an OverflowError
         ("0.5", "is not a number"),
         (True, "is not a number"),
         (None, "is not a number"),
@@ -163,6 +164,12 @@ def test_any_utilization_outside_the_range_is_rejected(value: float) -> None:
 def test_utilization_of_the_wrong_type_is_rejected(value: Any, rule: str) -> None:
     """NaN, infinities, strings, bools and None are rejected."""
     assert_single_error("context_utilization_final", value, rule)
+
+
+def test_an_int_too_long_to_print_is_rejected_by_name() -> None:
+    """Python 3.11+ cannot turn a 5,000-digit int into text: the error describes it instead of failing."""
+    error = rejection(context_utilization_final=10**5000)
+    assert ("context_utilization_final=<an integer of 16610 bits> is not a finite number",) == error.errors
 
 
 # -- text ------------------------------------------------------------------------------------------------------------

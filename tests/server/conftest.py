@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from mosaicstack_telemetry import _wire
 from mosaicstack_telemetry.server import SQLiteStorage, create_app
 from mosaicstack_telemetry.server.keys import create_key
 from mosaicstack_telemetry.server.runner import ServerThread, run_in_thread
@@ -51,3 +52,14 @@ async def in_process() -> AsyncIterator[InProcess]:
             yield InProcess(storage, key, http)
     finally:
         storage.close()
+
+
+@pytest.fixture(params=["orjson", "stdlib"])
+def json_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with orjson (the ``fast`` extra) and with the stdlib :mod:`json` the package falls back to."""
+    if request.param == "stdlib":
+        monkeypatch.setattr(_wire, "orjson", None)
+    elif _wire.orjson is None:  # pragma: no cover - the test sessions install the extra
+        pytest.skip("orjson is not installed")
+    parser: str = request.param
+    return parser

@@ -1,8 +1,8 @@
 """The HTTP layer: Telemetry API v1 as an ASGI app (Starlette), parsing and answering with the package's own models.
 
-Requests are read with :mod:`mosaicstack_telemetry._wire` and the models (:class:`~mosaicstack_telemetry.
-TaskCompletionEvent`, the prediction envelope in :mod:`mosaicstack_telemetry._protocol`), and replies written with
-them, so the server and the client share one wire format and cannot drift apart.
+Requests are read by :mod:`.boundary` (one strict JSON behaviour, with or without orjson) into the package's own
+models (:class:`~mosaicstack_telemetry.TaskCompletionEvent`, :class:`~mosaicstack_telemetry.PredictionQuery`), and
+replies written with them, so the server and the client share one wire format and cannot drift apart.
 
 Every request, in this order (the first failure answers; every error body is JSON ``{"detail": "...", "errors":
 [...]}`` — never a traceback, never a 500 for anything a client can send):
@@ -10,12 +10,13 @@ Every request, in this order (the first failure answers; every error body is JSO
 1. faults (:mod:`.faults`), when the server's plan has any;
 2. ``Authorization: Bearer <64 hex>`` — missing or malformed → 401, unknown or revoked key → 403;
 3. ``Content-Type: application/json`` → else 415;
-4. the body, at most ``max_body_bytes`` → else 413;
-5. JSON → else 400;
+4. the body, at most ``max_body_bytes`` (inflated too) → else 413; a ``Content-Encoding`` other than identity or
+   gzip → 415;
+5. UTF-8 JSON → else 400;
 6. the envelope: an object with 1–100 ``events`` / ``queries`` → else 422.
 
-``POST /v1/events/batch`` then judges each event on its own: a valid one is stored unless its ``event_id`` is already
-stored (or repeated earlier in the batch): ``duplicate``; an invalid one is rejected with the validation errors. One
+``POST /v1/events/batch`` then judges each event on its own: a valid one is stored unless its instance already
+stored its ``event_id`` (or it is repeated earlier in the batch): ``duplicate``; an invalid one is rejected with the validation errors. One
 event whose ``instance_id`` is not the key's instance fails the whole request with 403 (the seeds: 403 means a
 key/instance mismatch, a configuration error the client must not retry), and nothing is stored. The reply is
 HTTP 200 ``{accepted, rejected, results}`` (200 also when every event was rejected), results in request order. An event without an ``event_id`` gets a new one (the
@@ -29,7 +30,6 @@ reported under the nil UUID ``00000000-0000-0000-0000-000000000000`` — its pos
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -37,7 +37,6 @@ from uuid import UUID
 
 import anyio
 import anyio.to_thread
-import attrs
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -47,16 +46,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import _wire
-from .._protocol import (
-    EVENTS_PATH,
-    MAX_PREDICTION_QUERIES,
-    PREDICTIONS_PATH,
-    decode_prediction_request,
-    encode_prediction_response,
-)
+from .._protocol import EVENTS_PATH, MAX_PREDICTION_QUERIES, PREDICTIONS_PATH, encode_prediction_response
 from ..batch import MAX_BATCH_SIZE, BatchEventResponse, BatchEventResult
 from ..errors import ValidationError
-from ..events import TaskCompletionEvent
+from ..predictions import PredictionQuery
+from .boundary import BodyError, batch_items, decode_content, judge, loads
 from .faults import Decision, FaultPlan
 from .keys import KeyUsage, find_key, is_well_formed
 from .predictions import Predictor
@@ -75,8 +69,6 @@ _DRAIN_FACTOR = 16
 #: How often fault waits check whether the plan was released (the server is stopping).
 _POLL_SECONDS = 0.02
 
-_NIL_UUID = UUID(int=0)
-_SUPPORTED_SCHEMA = re.compile(r"1(\.\d+)?")
 _JSON = "application/json"
 
 
@@ -113,63 +105,6 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-# -- per-event judgement ----------------------------------------------------------------------------------------------
-
-
-@attrs.define
-class _Verdict:
-    event: TaskCompletionEvent | None
-    event_id: UUID
-    #: as far as it could be read, for the key check (also from an otherwise invalid event)
-    instance_id: UUID | None
-    error: str | None = None
-
-
-def _readable_uuid(value: Any) -> UUID | None:
-    if isinstance(value, str):
-        try:
-            return UUID(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _server_checks(event: TaskCompletionEvent) -> str | None:
-    """What the server refuses although the model accepts it."""
-    if _SUPPORTED_SCHEMA.fullmatch(event.schema_version) is None:
-        return f"schema_version={event.schema_version!r} is not supported (this server reads 1.x)"
-    return None
-
-
-def _judge(item: Any) -> _Verdict:
-    """Validate one element of ``events`` with the package's own model; never raises."""
-    if not isinstance(item, dict):
-        kind = "null" if item is None else type(item).__name__
-        return _Verdict(None, _NIL_UUID, None, f"expected an object, got {kind}")
-    event_id = _readable_uuid(item.get("event_id")) or _NIL_UUID
-    instance_id = _readable_uuid(item.get("instance_id"))
-    try:
-        event = _wire.structure(item, TaskCompletionEvent)
-    except ValidationError as error:
-        return _Verdict(None, event_id, instance_id, "; ".join(error.errors))
-    except Exception as error:  # pragma: no cover - a model bug must cost one event, not the whole request
-        logger.exception("validating an event raised %s", type(error).__name__)
-        return _Verdict(None, event_id, instance_id, f"invalid event ({type(error).__name__}: {error})")
-    problem = _server_checks(event)
-    if problem is not None:
-        return _Verdict(None, event.event_id, event.instance_id, problem)
-    return _Verdict(event, event.event_id, event.instance_id)
-
-
-def _batch_items(data: Any, key: str, limit: int) -> list[Any]:
-    if not isinstance(data, dict) or not isinstance(data.get(key), list):
-        raise ApiError(422, f'expected a JSON object {{"{key}": [...]}}')
-    items: list[Any] = data[key]
-    if not 1 <= len(items) <= limit:
-        raise ApiError(422, f"{key} must hold 1 to {limit} items, got {len(items)}")
-    return items
-
-
 # -- the API ----------------------------------------------------------------------------------------------------------
 
 
@@ -196,8 +131,8 @@ class _Api:
 
     async def post_events(self, request: Request) -> Response:
         instance_id = await self._authenticate(request)
-        _, data = await self._read_json(request)
-        verdicts = [_judge(item) for item in _batch_items(data, "events", MAX_BATCH_SIZE)]
+        data = await self._read_json(request)
+        verdicts = [judge(item) for item in _batch_items(data, "events", MAX_BATCH_SIZE)]
         mismatched = [
             f"events[{index}].instance_id={str(verdict.instance_id)!r}"
             for index, verdict in enumerate(verdicts)
@@ -229,12 +164,8 @@ class _Api:
 
     async def post_predictions(self, request: Request) -> Response:
         await self._authenticate(request)
-        body, data = await self._read_json(request)
-        _batch_items(data, "queries", MAX_PREDICTION_QUERIES)
-        try:
-            queries = decode_prediction_request(body)
-        except ValidationError as error:
-            raise ApiError(422, "invalid prediction queries", errors=error.errors) from None
+        data = await self._read_json(request)
+        queries = _queries(_batch_items(data, "queries", MAX_PREDICTION_QUERIES))
         answers = await anyio.to_thread.run_sync(self.predictor.predict_batch, queries)
         return Response(encode_prediction_response(answers), media_type=_JSON)
 
@@ -263,15 +194,15 @@ class _Api:
                 logger.warning("could not record the use of key %s", record.fingerprint, exc_info=True)
         return record
 
-    async def _read_json(self, request: Request) -> tuple[bytes, Any]:
+    async def _read_json(self, request: Request) -> Any:
         content_type = request.headers.get("content-type", "")
         if content_type.split(";", 1)[0].strip().lower() != _JSON:
             raise ApiError(415, f"Content-Type must be {_JSON}")
         body = await self._read_body(request)
         try:
-            return body, _wire.loads(body)
-        except (ValueError, RecursionError) as error:
-            raise ApiError(400, f"invalid JSON: {error}") from None
+            return loads(decode_content(body, request.headers.get("content-encoding"), self.max_body_bytes))
+        except BodyError as error:
+            raise ApiError(error.status, error.detail) from None
 
     async def _read_body(self, request: Request) -> bytes:
         limit = self.max_body_bytes
@@ -293,6 +224,26 @@ class _Api:
         if size > limit:
             raise too_large
         return b"".join(chunks)
+
+
+def _batch_items(data: Any, key: str, limit: int) -> list[Any]:
+    try:
+        return batch_items(data, key, limit)
+    except BodyError as error:
+        raise ApiError(error.status, error.detail) from None
+
+
+def _queries(items: list[Any]) -> list[PredictionQuery]:
+    """The queries, or 422 listing every bad one by its path."""
+    queries, errors = [], []
+    for index, item in enumerate(items):
+        try:
+            queries.append(_wire.structure(item, PredictionQuery))
+        except ValidationError as error:
+            errors += [f"queries[{index}]{': ' if line.startswith('expected') else '.'}{line}" for line in error.errors]
+    if errors:
+        raise ApiError(422, "invalid prediction queries", errors=errors)
+    return queries
 
 
 def _unauthorized(detail: str) -> ApiError:
