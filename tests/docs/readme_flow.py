@@ -3,7 +3,8 @@
 1. the install line (the README's ``pip install -e ".[cli]"`` block), run by bash in the copy: it creates a fresh
    virtual environment and activates it;
 2. in that same shell: ``mosaic-telemetry`` resolves to the environment's ``bin/`` (the command is on ``PATH``),
-   answers ``--version``, and ``mosaic-telemetry demo`` succeeds;
+   answers ``--version``, and ``mosaic-telemetry demo`` succeeds (and its ``--backend trio``: the ``cli`` extra
+   brings trio);
 3. ``mosaic-telemetry serve`` (a free port, a database in the copy, the instance of the README's JSONL example),
    then ``mosaic-telemetry send events.jsonl`` of the README's example, twice: the first stores every line, the
    second stores nothing new and says so.
@@ -105,6 +106,7 @@ def main() -> None:
                 f'test "$(command -v mosaic-telemetry)" = {shlex.quote(str(venv_bin / "mosaic-telemetry"))}',
                 "mosaic-telemetry --version",
                 "mosaic-telemetry demo",
+                "mosaic-telemetry demo --backend trio --events 200 --duration 0.5 --no-faults",  # trio comes with cli
             ]
         )
         _step("install line, command on PATH, demo", ["bash", "-c", script], cwd=checkout, env=env)
