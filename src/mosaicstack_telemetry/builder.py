@@ -1,12 +1,26 @@
-"""``EventBuilder``: a chainable way to build a :class:`~mosaicstack_telemetry.TaskCompletionEvent`."""
+"""``EventBuilder``: a chainable way to build a :class:`~mosaicstack_telemetry.TaskCompletionEvent`.
+
+``build()`` makes the event the way ``TaskCompletionEvent(**fields)`` would — same values, same
+:class:`~mosaicstack_telemetry.ValidationError` for the same bad input — without the keyword-argument call and the
+attrs converters in between: a constructor generated once from the event's attrs fields (as attrs generates
+``__init__``) sets every field from the builder, fills the event's own defaults (a fresh ``event_id``, the
+``timestamp``), hands over a new list per gate list, and runs the event's one validation step, which converts what
+the converters would (an enum value string, a UUID string, a naive datetime) and reports every bad field. Each
+converted field's rule converts the same input to the same value; ``tests/foundation/test_builder.py`` compares the
+two paths on generated input.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import attrs
+
+from ._model import Model
+from ._schema import to_uuid
 from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
 from .events import TaskCompletionEvent
 
@@ -50,7 +64,8 @@ class EventBuilder:
     __slots__ = ("_fields",)
 
     def __init__(self, instance_id: str | UUID) -> None:
-        self._fields: dict[str, Any] = {**_DEFAULTS, "instance_id": instance_id}
+        # converted now (never raises: a bad id comes back unchanged for build() to report), once per builder
+        self._fields: dict[str, Any] = {**_DEFAULTS, "instance_id": to_uuid(instance_id)}
 
     def event_id(self, value: str | UUID) -> EventBuilder:
         """Use this event id (default: a new UUID4 per :meth:`build`)."""
@@ -136,8 +151,8 @@ class EventBuilder:
         """Set the quality gate results; the lists are copied, so the caller may reuse theirs."""
         fields = self._fields
         fields["quality_gate_passed"] = passed
-        fields["quality_gates_run"] = _copied(gates_run)
-        fields["quality_gates_failed"] = _copied(gates_failed)
+        fields["quality_gates_run"] = tuple(gates_run) if gates_run.__class__ is list else _copied(gates_run)
+        fields["quality_gates_failed"] = () if gates_failed is None else _copied(gates_failed)
         return self
 
     def context(self, *, compactions: int = 0, rotations: int = 0, utilization: float = 0.0) -> EventBuilder:
@@ -149,15 +164,55 @@ class EventBuilder:
         return self
 
     def build(self) -> TaskCompletionEvent:
-        """A new, validated event from what was set (each call a fresh ``event_id`` unless one was set)."""
-        return TaskCompletionEvent(**self._fields)
+        """A new, validated event from what was set (each call a fresh ``event_id`` unless one was set).
+
+        :raises ~mosaicstack_telemetry.ValidationError: naming every bad field, as the event's constructor does.
+        """
+        return _make(self._fields)
 
 
 def _copied(gates: Iterable[QualityGate | str] | None) -> Any:
-    """A private copy of a gate list (a tuple: a reused builder never shares a list); a string is left for
-    ``build()`` to report as "is not a list", not split into letters."""
+    """A private copy of a gate list (a tuple: a reused builder never shares a list); a string, or anything not
+    iterable, is left for ``build()`` to report as "is not a list" (a string is not split into letters)."""
     if gates is None:
         return ()
-    if isinstance(gates, (str, bytes)):
+    if isinstance(gates, (str, bytes)) or not isinstance(gates, Iterable):
         return gates
     return tuple(gates)
+
+
+def _compile_make(cls: type[TaskCompletionEvent]) -> Callable[[dict[str, Any]], TaskCompletionEvent]:
+    """Generate ``make(fields)``: ``cls(**fields)`` for the builder's fields, minus the call and the converters (see
+    the module docstring). A field the builder holds is set from it (a gate tuple as a new list); one it may hold
+    (``event_id``, ``timestamp``) falls back to the event's default; a required one it cannot hold raises the
+    ``TypeError`` the constructor would."""
+    namespace: dict[str, Any] = {"_new": object.__new__, "cls": cls, "tuple": tuple}
+    lines = ["def make(f):", "    e = _new(cls)"]
+    held = {"instance_id", *_DEFAULTS}
+    for field in attrs.fields(cls):
+        name, default = field.name, field.default
+        if name in held:
+            if isinstance(_DEFAULTS.get(name), tuple):  # a gate list: a copy per event (a builder is reusable)
+                lines += [f"    v = f[{name!r}]", f"    e.{name} = [*v] if v.__class__ is tuple else v"]
+            else:
+                lines.append(f"    e.{name} = f[{name!r}]")
+        elif isinstance(default, attrs.Factory) and not default.takes_self:  # type: ignore[arg-type]
+            namespace[f"factory_{name}"] = default.factory
+            lines.append(f"    e.{name} = f[{name!r}] if {name!r} in f else factory_{name}()")
+        elif default is not attrs.NOTHING:
+            namespace[f"default_{name}"] = default
+            lines.append(f"    e.{name} = f[{name!r}] if {name!r} in f else default_{name}")
+        else:
+            message = f"EventBuilder cannot set the required field {name!r}"
+            lines.append(f"    raise TypeError({message!r})")
+    # the event's __attrs_post_init__ (the model's is its validation step alone: then called directly)
+    namespace["post_init"] = (
+        cls._validate if cls.__attrs_post_init__ is Model.__attrs_post_init__ else cls.__attrs_post_init__
+    )
+    lines += ["    post_init(e)", "    return e"]
+    exec(compile("\n".join(lines), f"<builder of {cls.__qualname__}>", "exec"), namespace)  # noqa: S102 - our own source
+    make: Callable[[dict[str, Any]], TaskCompletionEvent] = namespace["make"]
+    return make
+
+
+_make = _compile_make(TaskCompletionEvent)

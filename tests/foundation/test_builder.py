@@ -5,10 +5,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mosaicstack_telemetry import (
     Complexity,
@@ -22,6 +26,7 @@ from mosaicstack_telemetry import (
     TaskType,
     ValidationError,
 )
+from mosaicstack_telemetry.builder import _compile_make
 
 from ._support import EVENT_ID, INSTANCE_ID, TIMESTAMP
 
@@ -329,3 +334,140 @@ def test_builder_is_slotted() -> None:
     assert not hasattr(builder, "__dict__")
     with pytest.raises(AttributeError):
         builder.task_typ = TaskType.TESTING
+
+
+# -- build() is the event's constructor, without the call: same values, same errors -----------------------------------
+
+_UUIDS = st.sampled_from([INSTANCE_ID, UUID(INSTANCE_ID), EVENT_ID.upper(), "not-a-uuid", 42, None])
+_ENUM_VALUES: dict[str, type[Enum]] = {
+    "task_type": TaskType,
+    "complexity_level": Complexity,
+    "harness_type": Harness,
+    "provider": Provider,
+    "outcome_value": Outcome,
+}
+
+
+def _enum_input(enum: type[Enum]) -> st.SearchStrategy[Any]:
+    """A member, its value string, a near miss, or something of the wrong type."""
+    return st.one_of(
+        st.sampled_from(list(enum)), st.sampled_from([m.value for m in enum]), st.sampled_from(["", "x", 3])
+    )
+
+
+def _int_input(high: int) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.integers(-2, high + 2), st.sampled_from([float(high), 1.5, True, "1", None, 10**400]), st.just(high)
+    )
+
+
+_GATES = st.one_of(
+    st.none(),
+    st.lists(st.sampled_from([*QualityGate, "lint", "bogus", 7]), max_size=4),
+    st.lists(st.sampled_from(list(QualityGate)), max_size=4).map(tuple),
+    st.sampled_from(["lint", 5]),
+)
+_SETTERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "event_id": _UUIDS,
+        "timestamp": st.sampled_from([TIMESTAMP, datetime(2026, 1, 1), "2026-01-01T00:00:00Z", "soon", 0]),
+        **{setter: _enum_input(enum) for setter, enum in _ENUM_VALUES.items()},
+        "model": st.one_of(st.text(max_size=3), st.sampled_from(["x" * 100, "x" * 101, "\ud800", b"m", None])),
+        "duration_ms": _int_input(86_400_000),
+        "retry_count": _int_input(20),
+        "language": st.one_of(st.none(), st.sampled_from(["py", "x" * 31, 3])),
+        "repo_size": st.one_of(st.none(), _enum_input(RepoSizeCategory)),
+        "tokens": st.fixed_dictionaries({}, optional={"actual_in": _int_input(10_000_000)}),
+        "cost": st.fixed_dictionaries({}, optional={"estimated": _int_input(100_000_000)}),
+        "quality": st.fixed_dictionaries(
+            {"passed": st.sampled_from([True, False, "yes", 1])}, optional={"gates_run": _GATES, "gates_failed": _GATES}
+        ),
+        "context": st.fixed_dictionaries(
+            {},
+            optional={
+                "rotations": _int_input(50),
+                "utilization": st.one_of(st.floats(allow_nan=True), st.sampled_from([0, 1, True, "0.5"])),
+            },
+        ),
+    },
+)
+#: the grouped setters' keyword → the field it sets (the rest set the field the SETTERS table names)
+_GROUPED = {
+    "actual_in": "actual_input_tokens",
+    "estimated": "estimated_cost_usd_micros",
+    "passed": "quality_gate_passed",
+    "gates_run": "quality_gates_run",
+    "gates_failed": "quality_gates_failed",
+    "rotations": "context_rotations",
+    "utilization": "context_utilization_final",
+}
+_FIELD_OF = {setter: field for setter, _, field, _ in SETTERS}
+
+
+def _outcome(make: Callable[[], TaskCompletionEvent]) -> tuple[str, Any]:
+    """What making an event gives: its fields (minus a fresh id and the time, when made up), or the error lines."""
+    try:
+        event = make()
+    except ValidationError as error:
+        return "errors", error.errors
+    return "event", {name: getattr(event, name) for name in _COMPARED}
+
+
+#: every field but event_id and timestamp, which are compared only when set (else each build makes its own)
+_COMPARED = [*DOCUMENTED_DEFAULTS, "instance_id"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(instance_id=_UUIDS, calls=_SETTERS)
+def test_build_equals_the_constructor_on_any_input(instance_id: Any, calls: dict[str, Any]) -> None:
+    """For any mix of good, convertible and bad input, build() gives what ``TaskCompletionEvent(**fields)`` gives: an
+    equal event (converted alike), or a ValidationError with the same lines."""
+    builder: Any = EventBuilder(instance_id)
+    fields: dict[str, Any] = {**DOCUMENTED_DEFAULTS, "instance_id": instance_id}
+    for setter, argument in calls.items():
+        method = getattr(builder, setter)
+        if isinstance(argument, dict):
+            method(**argument)
+            if setter == "quality":  # unset gate lists are reset to []
+                fields.update(quality_gates_run=[], quality_gates_failed=[])
+            fields.update({_GROUPED[key]: value for key, value in argument.items()})
+        else:
+            method(argument)
+            fields[_FIELD_OF[setter]] = argument
+    for gates in ("quality_gates_run", "quality_gates_failed"):
+        if fields[gates] is None:
+            fields[gates] = []
+    fixed = {"event_id", "timestamp"} & fields.keys()
+
+    built = _outcome(builder.build)
+    constructed = _outcome(lambda: TaskCompletionEvent(**fields))
+
+    assert constructed == built
+    if built[0] == "event" and fixed:
+        event = builder.build()
+        reference = TaskCompletionEvent(**fields)
+        assert [getattr(reference, name) for name in sorted(fixed)] == [getattr(event, name) for name in sorted(fixed)]
+
+
+def test_build_fills_a_fresh_id_and_the_time_as_the_constructor_does() -> None:
+    """Unset, event_id and timestamp get the event's own defaults: a new UUID4 per build, the current UTC time."""
+    builder = EventBuilder(INSTANCE_ID)
+    before = datetime.now(UTC)
+    first, second = builder.build(), builder.build()
+    assert (4, 4) == (first.event_id.version, second.event_id.version)
+    assert first.event_id != second.event_id
+    assert before <= first.timestamp <= second.timestamp <= datetime.now(UTC)
+
+
+def test_a_required_field_the_builder_cannot_set_fails_loudly() -> None:
+    """Should the event gain a required field the builder has no setter for, build() raises TypeError naming it
+    (as the constructor would), rather than making an event without it."""
+
+    @attrs.define(kw_only=True)
+    class Wider(TaskCompletionEvent):
+        reviewer: str
+
+    make = _compile_make(Wider)
+    with pytest.raises(TypeError, match="'reviewer'"):
+        make(dict(EventBuilder(INSTANCE_ID)._fields))
