@@ -26,7 +26,7 @@ from mosaicstack_telemetry import (
     TaskType,
     ValidationError,
 )
-from mosaicstack_telemetry.builder import _compile_make
+from mosaicstack_telemetry.builder import _UNSET, _compile_make
 
 from ._support import EVENT_ID, INSTANCE_ID, TIMESTAMP
 
@@ -470,4 +470,4 @@ def test_a_required_field_the_builder_cannot_set_fails_loudly() -> None:
 
     make = _compile_make(Wider)
     with pytest.raises(TypeError, match="'reviewer'"):
-        make(dict(EventBuilder(INSTANCE_ID)._fields))
+        make([*EventBuilder(INSTANCE_ID)._values, _UNSET])  # what a builder of that event would hold
