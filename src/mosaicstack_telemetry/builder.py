@@ -230,18 +230,12 @@ def _compile_make(cls: type[TaskCompletionEvent]) -> Callable[[list[Any]], TaskC
     the event's default; a required field without a value raises the ``TypeError`` the constructor would."""
     namespace: dict[str, Any] = {"_new": object.__new__, "cls": cls, "UNSET": _UNSET}
     lines = ["def make(values):", "    e = _new(cls)"]
+    always_set = {"instance_id", *_DEFAULTS}  # by __init__: no need to test these for UNSET
     for index, field in enumerate(attrs.fields(cls)):
-        name, default = field.name, field.default
+        name = field.name
         lines.append(f"    v = values[{index}]")
-        if isinstance(default, attrs.Factory) and not default.takes_self:  # type: ignore[arg-type]
-            namespace[f"factory_{name}"] = default.factory
-            lines.append(f"    if v is UNSET: v = factory_{name}()")
-        elif default is not attrs.NOTHING:
-            namespace[f"default_{name}"] = default
-            lines.append(f"    if v is UNSET: v = default_{name}")
-        else:
-            message = f"EventBuilder cannot set the required field {name!r}"
-            lines.append(f"    if v is UNSET: raise TypeError({message!r})")
+        if name not in always_set:
+            lines.append(f"    if v is UNSET: {_unset_value(name, field.default, namespace)}")
         if isinstance(_DEFAULTS.get(name), tuple):  # a gate list: a copy per event (a builder is reusable)
             lines.append("    if v.__class__ is tuple: v = [*v]")
         lines.append(f"    e.{name} = v")
@@ -253,6 +247,18 @@ def _compile_make(cls: type[TaskCompletionEvent]) -> Callable[[list[Any]], TaskC
     exec(compile("\n".join(lines), f"<builder of {cls.__qualname__}>", "exec"), namespace)  # noqa: S102 - our own source
     make: Callable[[list[Any]], TaskCompletionEvent] = namespace["make"]
     return make
+
+
+def _unset_value(name: str, default: Any, namespace: dict[str, Any]) -> str:
+    """The statement giving an unset field the event's default (a factory called, a value), or the constructor's
+    ``TypeError`` for a required one."""
+    if isinstance(default, attrs.Factory) and not default.takes_self:  # type: ignore[arg-type]
+        namespace[f"factory_{name}"] = default.factory
+        return f"v = factory_{name}()"
+    if default is not attrs.NOTHING:
+        namespace[f"default_{name}"] = default
+        return f"v = default_{name}"
+    return f"raise TypeError({f'EventBuilder cannot set the required field {name!r}'!r})"
 
 
 _make = _compile_make(TaskCompletionEvent)
