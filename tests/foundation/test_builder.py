@@ -364,6 +364,7 @@ def _int_input(high: int) -> st.SearchStrategy[Any]:
 _GATES = st.one_of(
     st.none(),
     st.lists(st.sampled_from([*QualityGate, "lint", "bogus", 7]), max_size=4),
+    st.lists(st.sampled_from(list(QualityGate)), min_size=15, max_size=18),  # about the most a gate list may hold
     st.lists(st.sampled_from(list(QualityGate)), max_size=4).map(tuple),
     st.sampled_from(["lint", 5]),
 )
