@@ -30,18 +30,20 @@ def check_server(config: TelemetryConfig) -> None:
     """Return if ``config``'s server can take events (see the module docstring); else raise ``ClickException``."""
     url = f"{config.server_url}{EVENTS_PATH}"
 
-    async def probe() -> None:
+    async def probe() -> AttemptError | None:
         async with http_client(config, None) as http:
-            await post(http, url, EMPTY_BATCH, deadline=config.request_timeout_seconds)
+            try:
+                await post(http, url, EMPTY_BATCH, deadline=config.request_timeout_seconds)
+            except AttemptError as error:
+                return error
+        return None
 
-    try:
-        anyio.run(probe)
-    except AttemptError as error:
-        status = error.status
-        if status in (400, 422) or (error.retryable and status is not None):
-            return
-        if status in (401, 403):
-            raise click.ClickException(f"{config.server_url} refused the api key: {error}") from None
-        if status is None:
-            raise click.ClickException(f"cannot reach {config.server_url}: {error}") from None
-        raise click.ClickException(f"{config.server_url} cannot take events: {error}") from None
+    error = anyio.run(probe)
+    status = None if error is None else error.status
+    if error is None or status in (400, 422) or (error.retryable and status is not None):
+        return
+    if status in (401, 403):
+        raise click.ClickException(f"{config.server_url} refused the api key: {error}")
+    if status is None:
+        raise click.ClickException(f"cannot reach {config.server_url}: {error}")
+    raise click.ClickException(f"{config.server_url} cannot take events: {error}")
