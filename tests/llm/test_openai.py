@@ -480,3 +480,46 @@ def test_with_streaming_response_is_left_alone(telemetry: FakeTelemetry) -> None
     assert 13 == len(texts)
     assert [] == telemetry.events
     assert {SkipReason.USAGE_UNKNOWN: 1} == dict(stats().skipped)
+
+
+# -- chat.completions.stream() -----------------------------------------------------------------------------------------
+
+
+def test_chat_stream_helper(telemetry: FakeTelemetry) -> None:
+    """chat.completions.stream() passes stream_options=omit on to create: usage is asked for (and its chunk
+    consumed) as for create(stream=True), and the call is reported once."""
+    server = Server()
+    client = instrument(payloads.openai_client(server), telemetry)
+
+    manager = client.chat.completions.stream(model=payloads.OPENAI_MODEL, messages=MESSAGES)
+    with manager as stream:
+        assert "ChatCompletionStream" == type(stream).__name__
+        final = stream.get_final_completion()
+
+    assert {"include_usage": True} == server.bodies[0]["stream_options"]
+    assert "tok " * 12 == final.choices[0].message.content
+    assert expected(**{**CHAT, "task_type": "testing"}) == fields(telemetry.event)
+    assert telemetry.event == getattr(result_of(manager), "event", None)
+
+
+def test_chat_stream_helper_left_early(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.openai_client(Server()), telemetry)
+
+    with client.chat.completions.stream(model=payloads.OPENAI_MODEL, messages=MESSAGES) as stream:
+        for _ in stream:
+            break
+
+    assert [] == telemetry.events
+    assert {SkipReason.USAGE_UNKNOWN: 1} == dict(stats().skipped)
+    del stream
+
+
+@SDK_GENERATOR_WARNINGS
+async def test_async_chat_stream_helper(telemetry: FakeTelemetry) -> None:
+    client = instrument(payloads.async_openai_client(Server()), telemetry)
+
+    async with client.chat.completions.stream(model=payloads.OPENAI_MODEL, messages=MESSAGES) as stream:
+        final = await stream.get_final_completion()
+
+    assert "tok " * 12 == final.choices[0].message.content
+    assert expected(**{**CHAT, "task_type": "testing"}) == fields(telemetry.event)

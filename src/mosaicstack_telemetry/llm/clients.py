@@ -5,7 +5,7 @@ the SDK's classes and other clients are untouched) and returned. Covered:
 
 * anthropic ``Anthropic`` / ``AsyncAnthropic``: ``messages.create`` (also ``stream=True``) and ``messages.stream``;
 * openai ``OpenAI`` / ``AsyncOpenAI``: ``chat.completions.create`` (also ``stream=True``), ``responses.create``
-  (also ``stream=True``), ``responses.stream`` and ``embeddings.create``;
+  (also ``stream=True``), ``responses.stream``, ``chat.completions.stream`` and ``embeddings.create``;
 * ollama ``Client`` / ``AsyncClient``: ``chat``, ``generate`` (also ``stream=True``) and ``embed``.
 
 The SDKs' ``with_raw_response`` variants of these methods call the patched ones, so they are covered too (the raw
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from ..enums import Harness, Outcome
 from .instrument import options, settle
-from .managers import AsyncResponseStreamManager, ResponseStreamManager, adopt
+from .managers import AsyncHelperStreamManager, HelperStreamManager, adopt
 from .providers import provider_of_client
 from .raw import is_raw, report_raw, report_raw_async, streamed_raw
 from .recorder import CallRecord, Options, Telemetry
@@ -64,7 +64,7 @@ def instrument(
         original = getattr(owner, name)
         wrapped = (
             _wrap_manager(original)
-            if kind == "responses_manager"
+            if kind == "helper_manager"
             else _wrap(original, shared, kind=kind, include_usage=include_usage)
         )
         setattr(owner, name, wrapped)
@@ -80,7 +80,8 @@ _RAW_VARIANTS = ("with_raw_response", "with_streaming_response")
 
 def _targets(client: Any) -> list[tuple[Any, str, str]]:
     """``(object, method name, kind)`` for each method to wrap; kind is ``chat``, ``openai_chat``, ``embeddings``,
-    ``manager`` (Anthropic's ``messages.stream``) or ``responses_manager`` (OpenAI's ``responses.stream``)."""
+    ``manager`` (Anthropic's ``messages.stream``) or ``helper_manager`` (OpenAI's ``responses.stream`` and
+    ``chat.completions.stream``, whose requests go through the wrapped ``create``)."""
     found: list[tuple[Any, str, str]] = []
     messages = getattr(client, "messages", None)
     if callable(getattr(messages, "create", None)) and callable(getattr(messages, "stream", None)):
@@ -89,11 +90,13 @@ def _targets(client: Any) -> list[tuple[Any, str, str]]:
     completions = getattr(chat, "completions", None)
     if callable(getattr(completions, "create", None)):
         found.append((completions, "create", "openai_chat"))
+        if callable(getattr(completions, "stream", None)):
+            found.append((completions, "stream", "helper_manager"))
     responses = getattr(client, "responses", None)
     if callable(getattr(responses, "create", None)):
         found.append((responses, "create", "chat"))
         if callable(getattr(responses, "stream", None)):
-            found.append((responses, "stream", "responses_manager"))
+            found.append((responses, "stream", "helper_manager"))
     embeddings = getattr(client, "embeddings", None)
     if callable(getattr(embeddings, "create", None)):
         found.append((embeddings, "create", "embeddings"))
@@ -109,7 +112,8 @@ def _wrap(original: Callable[..., Any], shared: Options, *, kind: str, include_u
     def begin(kwargs: dict[str, Any]) -> tuple[CallRecord, dict[str, Any], bool, bool]:
         record = CallRecord(shared, request=kwargs, embeddings=embeddings)
         streaming = kwargs.get("stream") is True
-        consume = inject and streaming and "stream_options" not in kwargs and not streamed_raw(kwargs)
+        asked = kwargs.get("stream_options", _ABSENT)
+        consume = inject and streaming and _omitted(asked) and not streamed_raw(kwargs)
         if consume:
             kwargs = {**kwargs, "stream_options": {"include_usage": True}}
         return record, kwargs, streaming, consume
@@ -155,15 +159,25 @@ def _wrap(original: Callable[..., Any], shared: Options, *, kind: str, include_u
     return call
 
 
+_ABSENT: Any = object()
+
+
+def _omitted(value: Any) -> bool:
+    """An argument the caller did not give: absent, or the SDK's own "not given" marker (``chat.completions.stream``
+    passes ``stream_options=omit`` on to ``create``)."""
+    return value is _ABSENT or type(value).__name__ in {"Omit", "NotGiven"}
+
+
 def _wrap_manager(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``responses.stream``: the manager it returns makes its request through the patched ``responses.create``."""
+    """``responses.stream`` / ``chat.completions.stream``: the manager they return makes its request through the
+    patched ``create``."""
 
     @functools.wraps(original)
     def stream(*args: Any, **kwargs: Any) -> Any:
         manager = original(*args, **kwargs)
         if hasattr(manager, "__aenter__"):
-            return AsyncResponseStreamManager(manager)
-        return ResponseStreamManager(manager)
+            return AsyncHelperStreamManager(manager)
+        return HelperStreamManager(manager)
 
     return stream
 

@@ -17,10 +17,10 @@ from typing import Any, TypeVar, cast
 from ..enums import Complexity, Harness, Outcome, Provider, TaskType
 from ._access import get
 from .managers import (
+    AsyncHelperStreamManager,
     AsyncMessageStreamManager,
-    AsyncResponseStreamManager,
+    HelperStreamManager,
     MessageStreamManager,
-    ResponseStreamManager,
 )
 from .pricing import Pricer
 from .providers import provider_of_response
@@ -291,6 +291,6 @@ _HAS_RESULT = (
     InstrumentedAsyncStream,
     MessageStreamManager,
     AsyncMessageStreamManager,
-    ResponseStreamManager,
-    AsyncResponseStreamManager,
+    HelperStreamManager,
+    AsyncHelperStreamManager,
 )

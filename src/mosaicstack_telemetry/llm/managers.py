@@ -3,10 +3,10 @@
 * anthropic ``messages.stream()``: the helper accumulates usage itself; its snapshot is read when the block exits.
   Until the final ``message_delta`` (which sets ``stop_reason``) the snapshot's output count is ``message_start``'s
   placeholder, so the output is unknown (T11).
-* openai ``responses.stream()``: the helper makes its request through ``responses.create(stream=True)``, which
-  :func:`~mosaicstack_telemetry.llm.instrument` already wraps; the wrapper here only *collects* the instrumented
-  stream that call returns (:func:`adopt`) and ends it when the block exits, so a block left early is reported
-  then, not whenever the stream is garbage-collected. One call, one record.
+* openai ``responses.stream()`` and ``chat.completions.stream()``: each helper makes its request through the
+  resource's ``create(stream=True)``, which :func:`~mosaicstack_telemetry.llm.instrument` already wraps; the wrapper
+  here only *collects* the instrumented stream that call returns (:func:`adopt`) and ends it when the block exits,
+  so a block left early is reported then, not whenever the stream is garbage-collected. One call, one record.
 
 The ``with`` block yields the SDK's own stream object, untouched.
 """
@@ -25,16 +25,16 @@ from .streams import InstrumentedAsyncStream, InstrumentedStream, failure_outcom
 from .usage import normalize_usage
 
 __all__ = [
+    "AsyncHelperStreamManager",
     "AsyncMessageStreamManager",
-    "AsyncResponseStreamManager",
+    "HelperStreamManager",
     "MessageStreamManager",
-    "ResponseStreamManager",
     "adopt",
 ]
 
 Instrumented: TypeAlias = "InstrumentedStream[Any] | InstrumentedAsyncStream[Any]"
 
-#: set while a Responses stream manager is being entered: the instrumented streams created meanwhile are its own
+#: set while an OpenAI stream helper's manager is being entered: the instrumented streams created meanwhile are its own
 _COLLECTED: ContextVar[list[Instrumented] | None] = ContextVar("mosaicstack_telemetry_llm_collected", default=None)
 
 
@@ -147,8 +147,9 @@ class _Collecting:
         return getattr(self._manager, name)
 
 
-class ResponseStreamManager(_Collecting):
-    """Wraps openai's ``ResponseStreamManager``: ``with`` yields the SDK's own ``ResponseStream``, untouched."""
+class HelperStreamManager(_Collecting):
+    """Wraps openai's ``ResponseStreamManager`` / ``ChatCompletionStreamManager``: ``with`` yields the SDK's own
+    stream helper, untouched."""
 
     __slots__ = ()
 
@@ -168,8 +169,9 @@ class ResponseStreamManager(_Collecting):
             self._end(exc)
 
 
-class AsyncResponseStreamManager(_Collecting):
-    """Wraps openai's ``AsyncResponseStreamManager`` (``async with``), like :class:`ResponseStreamManager`."""
+class AsyncHelperStreamManager(_Collecting):
+    """Wraps openai's ``AsyncResponseStreamManager`` / ``AsyncChatCompletionStreamManager`` (``async with``), like
+    :class:`HelperStreamManager`."""
 
     __slots__ = ()
 
