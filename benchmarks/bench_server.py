@@ -1,6 +1,6 @@
-"""The reference server (issue: local reference server): ingest rate and prediction latency at 100k events.
+"""The reference server: ingest rate, prediction latency at 100k events, and how one client's load affects others.
 
-Run: ``nox -s bench`` or ``python benchmarks/bench_server.py``. The server runs in this process on its own thread
+Run: ``nox -s bench`` or ``python benchmarks/bench_server.py [SCENARIO ...]`` (default: every scenario). The server runs in this process on its own thread
 (``run_in_thread``) over a WAL-mode SQLite file in a temporary directory — the configuration a developer runs.
 
 * **Ingest**: one client *process* posts ready-made 100-event batches, one after another on a keep-alive
@@ -11,13 +11,18 @@ Run: ``nox -s bench`` or ``python benchmarks/bench_server.py``. The server runs 
   every level, one with no data) over HTTP, cold (summary cache cleared before each batch) and warm (cached).
   Baseline, same run: the same 20 predictions computed by loading each group's rows into Python and sorting them
   there — what "not loading every row" avoids.
+* **Stall**: ``GET /healthz`` every 10 ms from a prober process, idle (the baseline) and while four processes (at
+  lower priority) post ~1 MiB bodies whose gate list holds ~520k entries, back to back. Target: p95 ≤ 50 ms.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -36,7 +41,7 @@ from mosaicstack_telemetry._protocol import (
     decode_prediction_response,
     encode_prediction_request,
 )
-from mosaicstack_telemetry.server import FALLBACK_LEVELS, SQLiteStorage, nearest_rank
+from mosaicstack_telemetry.server import FALLBACK_LEVELS, HEALTH_PATH, MAX_BODY_BYTES, SQLiteStorage, nearest_rank
 from mosaicstack_telemetry.server.runner import ServerThread, run_in_thread
 
 INGEST_BATCHES = 300
@@ -300,10 +305,117 @@ def timed_batches(server: ServerThread, http: httpx.Client, body: bytes, *, clea
     return samples
 
 
+# -- load from other processes ---------------------------------------------------------------------------------------
+
+
+def _lower_priority() -> None:
+    """Load generators yield the CPU to the server and the prober (the machine has 2 cores)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
+
+
+def _probe(url: str, samples: int, interval: float, reply: Connection) -> None:
+    """GET /healthz ``samples`` times, ``interval`` apart (open loop: a slow answer does not delay the schedule
+    beyond itself); send the latencies."""
+    latencies = []
+    with httpx.Client(base_url=url, timeout=60.0) as http:
+        http.get(HEALTH_PATH)
+        next_at = time.perf_counter()
+        for _ in range(samples):
+            next_at += interval
+            started = time.perf_counter()
+            http.get(HEALTH_PATH).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+    reply.send(latencies)
+
+
+def _heavy_poster(url: str, api_key: str, body: bytes, *, stop: Any, counts: Any, index: int) -> None:
+    """POST ``body`` back to back until ``stop`` is set, counting requests."""
+    _lower_priority()
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=url, headers=headers, timeout=120.0) as http:
+        while not stop.is_set():
+            http.post(EVENTS_PATH, content=body).raise_for_status()
+            counts[index] += 1
+
+
+def _probe_latencies(context: Any, url: str, samples: int, interval: float) -> list[float]:
+    receiving, sending = context.Pipe(duplex=False)
+    prober = context.Process(target=_probe, args=(url, samples, interval, sending))
+    prober.start()
+    latencies: list[float] = receiving.recv()
+    prober.join()
+    return latencies
+
+
+# -- stall: one huge body must not stall every request ----------------------------------------------------------------
+
+STALL_CLIENTS = 4
+STALL_PROBES = 300
+
+
+def stall_body(instance_id: str) -> bytes:
+    """~1 MiB: one event whose quality_gates_run holds ~520k entries (the attack the issue measured)."""
+    event = event_fields(random.Random(4), instance_id)
+    text = _wire.dumps({"events": [{**event, "quality_gates_run": []}]})
+    filler = b"0," * ((MAX_BODY_BYTES - len(text) - 16) // 2)
+    return text.replace(b'"quality_gates_run":[]', b'"quality_gates_run":[' + filler + b"0]")
+
+
+def bench_stall(directory: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    with SQLiteStorage(directory / "stall.sqlite3") as storage, run_in_thread(storage=storage) as server:
+        body = stall_body(str(server.instance_id))
+        assert len(body) <= MAX_BODY_BYTES, len(body)
+        idle = _probe_latencies(context, server.url, STALL_PROBES, 0.01)
+        stop = context.Event()
+        counts: Any = context.Array("i", STALL_CLIENTS)
+        posters = [
+            context.Process(
+                target=_heavy_poster,
+                args=(server.url, server.api_key, body),
+                kwargs={"stop": stop, "counts": counts, "index": index},
+            )
+            for index in range(STALL_CLIENTS)
+        ]
+        for poster in posters:
+            poster.start()
+        while sum(counts) < STALL_CLIENTS:  # every poster has had one answer: the load is on
+            time.sleep(0.05)
+        started, before = time.perf_counter(), sum(counts)
+        loaded = _probe_latencies(context, server.url, STALL_PROBES, 0.01)
+        heavy_rate = (sum(counts) - before) / (time.perf_counter() - started)
+        stop.set()
+        for poster in posters:
+            poster.join(120)
+    p95_idle, p95_loaded = percentile(idle, 95), percentile(loaded, 95)
+    print_table(
+        f"Stall: GET /healthz every 10 ms while {STALL_CLIENTS} processes POST {len(body) / 2**20:.2f} MiB bodies"
+        f" (a {body.count(b',0')}-entry gate list) back to back — {heavy_rate:.1f} such requests/s; p50 / p95 of"
+        f" {STALL_PROBES}",
+        [
+            ("/healthz idle (baseline)", f"{ms(statistics.median(idle))} / {ms(p95_idle)}", "1.00×"),
+            (
+                "/healthz under the huge bodies (target p95 ≤ 50 ms)",
+                f"{ms(statistics.median(loaded))} / {ms(p95_loaded)}",
+                f"{p95_loaded / p95_idle:.2f}× (p95)",
+            ),
+        ],
+    )
+
+
+SCENARIOS = {"ingest": bench_ingest, "predictions": bench_predictions, "stall": bench_stall}
+
+
 def main() -> None:
+    chosen = sys.argv[1:] or list(SCENARIOS)
+    unknown = set(chosen) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {sorted(unknown)}; choose among {list(SCENARIOS)}")
     with tempfile.TemporaryDirectory(prefix="bench-server-") as directory:
-        bench_ingest(Path(directory))
-        bench_predictions(Path(directory))
+        for name in chosen:
+            SCENARIOS[name](Path(directory))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._model import Model
 
 __all__ = [
+    "MAX_GATES",
     "MISSING",
     "Bool",
     "DateTime",
@@ -92,6 +93,8 @@ class _BadValueError(Exception):
 
 def _short_repr(value: Any, limit: int = 120) -> str:
     """The value as errors show it: a 101-event list must not make a 100 KB message."""
+    if isinstance(value, (list, tuple)) and len(value) > limit:  # repr only what can be shown, not 500k items
+        value = value[:limit]
     try:
         text = repr(value)
     except ValueError:  # an int too long to print (Python 3.11+ limits int → str conversions)
@@ -234,18 +237,24 @@ class EnumOf(Rule, Generic[_E]):
 
 @attrs.frozen
 class EnumList(Rule, Generic[_E]):
-    """A list of ``enum`` members (or their value strings)."""
+    """A list of at most ``max_items`` ``enum`` members (or their value strings)."""
 
     enum: type[_E]
+    max_items: int | None = None
     optional: bool = False
 
     def fast_test(self, var: str, ref: str) -> str:
         # `not v or`: most gate lists are empty, and an empty all() still builds a generator
-        return f"{var}.__class__ is list and (not {var} or all(g.__class__ is {ref}.enum for g in {var}))"
+        high = "" if self.max_items is None else f"len({var}) <= {self.max_items} and "
+        return f"{var}.__class__ is list and (not {var} or ({high}all(g.__class__ is {ref}.enum for g in {var})))"
 
     def convert(self, value: Any) -> list[_E]:
         if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
             raise _BadValueError("is not a list")
+        if self.max_items is not None:
+            value = list(value)
+            if len(value) > self.max_items:  # before converting anything: a huge list costs one len()
+                raise _BadValueError(f"has {len(value)} items, expected at most {self.max_items}")
         item = EnumOf(self.enum)
         converted = []
         for index, element in enumerate(value):
@@ -422,8 +431,13 @@ def to_enum(enum: type[_E], value: _E | str) -> _E:
         return value  # type: ignore[return-value]
 
 
+#: The most entries a quality gate list holds (there are six gates; a repeat or two is tolerated).
+MAX_GATES = 16
+
+
 def to_enum_list(enum: type[_E], values: Iterable[_E | str]) -> list[_E]:
-    """A list of ``enum`` members; input that is not a list of members or values comes back unchanged."""
+    """A list of ``enum`` members; input that is not a list of members or values, or is longer than
+    :data:`MAX_GATES` (the validator reports it without converting every element), comes back unchanged."""
     # The common cases first, an empty one without a generator. A copy, as pydantic makes: the caller may reuse
     # their list (and EventBuilder keeps tuples).
     if (values.__class__ is list or values.__class__ is tuple) and (
@@ -433,6 +447,8 @@ def to_enum_list(enum: type[_E], values: Iterable[_E | str]) -> list[_E]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         return values  # type: ignore[return-value]
     items = list(values)
+    if len(items) > MAX_GATES:
+        return items  # type: ignore[return-value]
     converted = [to_enum(enum, v) for v in items]
     return converted if all(isinstance(v, enum) for v in converted) else items  # type: ignore[return-value]
 

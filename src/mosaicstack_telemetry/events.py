@@ -11,6 +11,7 @@ from . import _converters as convert
 from ._ids import new_event_id
 from ._model import Model
 from ._schema import (
+    MAX_GATES,
     Bool,
     DateTime,
     EnumList,
@@ -67,10 +68,10 @@ class TaskCompletionEvent(Model):
     actual_cost_usd_micros: int = attrs.field(metadata=rule(_COST_MICROS))
     quality_gate_passed: bool = attrs.field(metadata=rule(Bool()))
     quality_gates_run: list[QualityGate] = attrs.field(
-        factory=list, converter=convert.quality_gates, metadata=rule(EnumList(QualityGate))
+        factory=list, converter=convert.quality_gates, metadata=rule(EnumList(QualityGate, max_items=MAX_GATES))
     )
     quality_gates_failed: list[QualityGate] = attrs.field(
-        factory=list, converter=convert.quality_gates, metadata=rule(EnumList(QualityGate))
+        factory=list, converter=convert.quality_gates, metadata=rule(EnumList(QualityGate, max_items=MAX_GATES))
     )
     context_compactions: int = attrs.field(metadata=rule(IntRange(0, 100)))
     context_rotations: int = attrs.field(metadata=rule(IntRange(0, 50)))

@@ -269,6 +269,19 @@ def test_gate_lists_must_be_lists_of_gates(field: str, value: Any, rule: str) ->
     assert_single_error(field, value, rule)
 
 
+@pytest.mark.parametrize("field", ["quality_gates_run", "quality_gates_failed"])
+def test_gate_lists_hold_at_most_16_entries(field: str) -> None:
+    """16 entries (repeats allowed) are fine; 17 or half a million are rejected by count, before any conversion."""
+    sixteen = ["lint", "test"] * 8
+    assert 16 == len(getattr(TaskCompletionEvent(**valid_event_kwargs(**{field: sixteen})), field))
+    assert_single_error(field, ["lint"] * 17, "has 17 items, expected at most 16")
+    huge = ["lint", "nonsense"] * 261_500
+    error = rejection(**{field: huge})
+    assert 1 == len(error.errors)
+    assert error.errors[0].endswith("has 523000 items, expected at most 16")
+    assert len(error.errors[0]) < 200  # the value is shown cut short, not as half a million items
+
+
 @pytest.mark.parametrize("field", ["instance_id", "event_id"])
 @pytest.mark.parametrize("value", ["not-a-uuid", "", "12345678-1234-1234-1234-123456789ab", 123, None, b"x" * 16])
 def test_ids_must_be_uuids(field: str, value: Any) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import anyio
@@ -50,7 +50,7 @@ from .._protocol import EVENTS_PATH, MAX_PREDICTION_QUERIES, PREDICTIONS_PATH, e
 from ..batch import MAX_BATCH_SIZE, BatchEventResponse, BatchEventResult
 from ..errors import ValidationError
 from ..predictions import PredictionQuery
-from .boundary import BodyError, batch_items, decode_content, judge, loads
+from .boundary import BodyError, Verdict, batch_items, decode_content, judge, loads
 from .faults import Decision, FaultPlan
 from .keys import KeyUsage, find_key, is_well_formed
 from .predictions import Predictor
@@ -60,9 +60,16 @@ __all__ = ["HEALTH_PATH", "MAX_BODY_BYTES", "create_app"]
 
 logger = logging.getLogger("mosaicstack_telemetry.server")
 
+_T = TypeVar("_T")
+
 HEALTH_PATH = "/healthz"
 #: Default request body limit: 100 events take ~70 KB; this leaves room for pretty-printed JSON.
 MAX_BODY_BYTES = 1024 * 1024
+#: Bodies up to this size (and not compressed) are parsed on the event loop: a few events, tens of microseconds.
+#: Larger ones are parsed on a worker thread behind the parse limiter.
+INLINE_PARSE_BYTES = 16 * 1024
+#: Bodies parsed at once on worker threads (each holds the GIL while it parses: more would not go faster).
+PARSE_CONCURRENCY = 2
 #: An oversized body is read and discarded up to this many times the limit before the 413, so the client (which
 #: sends its whole body before reading) gets the 413 instead of a reset connection; beyond it we stop reading.
 _DRAIN_FACTOR = 16
@@ -125,14 +132,16 @@ class _Api:
         self.max_body_bytes = max_body_bytes
         self.clock = clock
         self.key_usage = KeyUsage(storage, now=clock)
+        #: worker threads parsing large bodies at once; a separate limiter from anyio's default one, which
+        #: authentication, inserts and predictions use
+        self.parse_limiter = anyio.CapacityLimiter(PARSE_CONCURRENCY)
 
     async def healthz(self, request: Request) -> Response:
         return _json_response(200, {"status": "ok", "api_version": "v1"})
 
     async def post_events(self, request: Request) -> Response:
         instance_id = await self._authenticate(request)
-        data = await self._read_json(request)
-        verdicts = [judge(item) for item in _batch_items(data, "events", MAX_BATCH_SIZE)]
+        verdicts = await self._parse(request, _parse_events)
         mismatched = [
             f"events[{index}].instance_id={str(verdict.instance_id)!r}"
             for index, verdict in enumerate(verdicts)
@@ -164,8 +173,7 @@ class _Api:
 
     async def post_predictions(self, request: Request) -> Response:
         await self._authenticate(request)
-        data = await self._read_json(request)
-        queries = _queries(_batch_items(data, "queries", MAX_PREDICTION_QUERIES))
+        queries = await self._parse(request, _parse_queries)
         answers = await anyio.to_thread.run_sync(self.predictor.predict_batch, queries)
         return Response(encode_prediction_response(answers), media_type=_JSON)
 
@@ -194,15 +202,18 @@ class _Api:
                 logger.warning("could not record the use of key %s", record.fingerprint, exc_info=True)
         return record
 
-    async def _read_json(self, request: Request) -> Any:
+    async def _parse(self, request: Request, parse: Callable[[bytes, str | None, int], _T]) -> _T:
+        """Read the body and ``parse`` it: on the event loop when it is small (a handful of events: microseconds),
+        else on a worker thread behind :attr:`parse_limiter`, so that one huge body never stalls other requests and
+        a flood of them cannot take every worker thread from authentication and inserts."""
         content_type = request.headers.get("content-type", "")
         if content_type.split(";", 1)[0].strip().lower() != _JSON:
             raise ApiError(415, f"Content-Type must be {_JSON}")
         body = await self._read_body(request)
-        try:
-            return loads(decode_content(body, request.headers.get("content-encoding"), self.max_body_bytes))
-        except BodyError as error:
-            raise ApiError(error.status, error.detail) from None
+        encoding = request.headers.get("content-encoding")
+        if len(body) <= INLINE_PARSE_BYTES and encoding is None:
+            return parse(body, encoding, self.max_body_bytes)
+        return await anyio.to_thread.run_sync(parse, body, encoding, self.max_body_bytes, limiter=self.parse_limiter)
 
     async def _read_body(self, request: Request) -> bytes:
         limit = self.max_body_bytes
@@ -226,15 +237,22 @@ class _Api:
         return b"".join(chunks)
 
 
-def _batch_items(data: Any, key: str, limit: int) -> list[Any]:
+def _batch_items(body: bytes, content_encoding: str | None, limit: int, key: str, max_items: int) -> list[Any]:
+    """The items of a batch envelope, decoded under :mod:`.boundary`'s rules (blocking: CPU work)."""
     try:
-        return batch_items(data, key, limit)
+        return batch_items(loads(decode_content(body, content_encoding, limit)), key, max_items)
     except BodyError as error:
         raise ApiError(error.status, error.detail) from None
 
 
-def _queries(items: list[Any]) -> list[PredictionQuery]:
-    """The queries, or 422 listing every bad one by its path."""
+def _parse_events(body: bytes, content_encoding: str | None, limit: int) -> list[Verdict]:
+    """Every event of an events body, judged (blocking: CPU work)."""
+    return [judge(item) for item in _batch_items(body, content_encoding, limit, "events", MAX_BATCH_SIZE)]
+
+
+def _parse_queries(body: bytes, content_encoding: str | None, limit: int) -> list[PredictionQuery]:
+    """The queries of a predictions body, or 422 listing every bad one by its path (blocking: CPU work)."""
+    items = _batch_items(body, content_encoding, limit, "queries", MAX_PREDICTION_QUERIES)
     queries, errors = [], []
     for index, item in enumerate(items):
         try:
@@ -396,7 +414,7 @@ def create_app(
     :param clock: aware "now": events' ``received_at`` (and, unless ``predictor`` is given, ``last_updated``).
     :param predictor: answers prediction queries (default: a :class:`~.predictions.Predictor` over ``storage``).
 
-    The app's ``state`` holds ``storage``, ``faults`` and ``predictor``.
+    The app's ``state`` holds ``storage``, ``faults``, ``predictor`` and ``parse_limiter``.
     """
     plan = FaultPlan() if faults is None else faults
     api = _Api(
@@ -425,4 +443,5 @@ def create_app(
     app.state.storage = storage
     app.state.faults = plan
     app.state.predictor = api.predictor
+    app.state.parse_limiter = api.parse_limiter
     return app
