@@ -12,13 +12,14 @@ Everything else is plain anyio. Two things anyio does not offer portably:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import anyio.lowlevel
 
-__all__ = ["LoopHandle", "current_loop"]
+__all__ = ["IDLE_WAKER", "LoopHandle", "Waker", "current_loop"]
 
 
 class LoopHandle:
@@ -64,6 +65,43 @@ class LoopHandle:
             )
             self._tasks.add(task)  # asyncio keeps only weak references to tasks
             task.add_done_callback(self._tasks.discard)
+
+
+class Waker:
+    """Wakes the core from any thread, at most once until the core has looked at the queue again.
+
+    ``track()`` calls :meth:`wake` when a full batch is waiting or the queue goes from empty to non-empty. The
+    ``pending`` flag makes it once per batch rather than once per event (``len == batch_size`` alone misses wakes
+    when threads race; ``>=`` alone wakes on every event); the core clears it each time it looks.
+    """
+
+    __slots__ = ("_loop", "_on_wake", "pending")
+
+    def __init__(self, loop: LoopHandle, on_wake: Callable[[], None]) -> None:
+        self._loop = loop
+        self._on_wake = on_wake
+        self.pending = False
+
+    def wake(self) -> None:
+        if self.pending:
+            return
+        self.pending = True
+        # If the loop is gone, the events stay queued for the next start (or the exit flush).
+        with contextlib.suppress(anyio.RunFinishedError):
+            self._loop.call_soon(self._on_wake)
+
+
+class _IdleWaker(Waker):
+    """The waker of a stopped client: always "pending", so ``track()`` never tries to wake anything."""
+
+    def __init__(self) -> None:
+        self.pending = True
+
+    def wake(self) -> None:
+        pass
+
+
+IDLE_WAKER: Waker = _IdleWaker()
 
 
 def current_loop() -> LoopHandle:

@@ -8,31 +8,30 @@ the server's answer::
 
 With a spool, the in-memory queue is only the intake: the writer empties it into the file as fast as one commit
 follows another, so memory stays bounded by ``max_queue_size`` while the file holds the backlog (up to
-``spool_max_bytes``). A batch taken from the spool is sent as the JSON it was stored as — no decoding, no
-re-encoding.
+``spool_max_bytes``). Settling a batch records what it came to (a :class:`.Tally`) where its events were: in the
+client's counters for memory, in the spool's own tally, in the same step as its rows are deleted, for the file.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.to_thread
 
 from . import _wire
-from ._spool import Spool, SpooledBatch
-from .batch import BatchEventRequest
+from ._batch import Batch, MemoryBatch, SpooledBatch
+from ._spool import Spool
 
 if TYPE_CHECKING:
+    from ._accounting import Tally
     from ._queue import EventQueue
+    from .events import TaskCompletionEvent
 
 __all__ = ["WRITE_CHUNK", "Backlog", "MemoryBacklog", "SpoolBacklog"]
 
 logger = logging.getLogger("mosaicstack_telemetry")
-
-Batch = list[Any]
 
 #: Most events one spool write takes from the intake: a commit of a few milliseconds, so that the batches' reads and
 #: deletes, which wait for the same worker thread, are never held up for long behind a burst.
@@ -50,24 +49,22 @@ class Backlog(Protocol):
         """Events that could be taken now (not in flight)."""
 
     async def take(self, max_items: int) -> Batch:
-        """Up to ``max_items`` of the oldest waiting events, now in flight."""
+        """Up to ``max_items`` of the oldest waiting events, now in flight (an empty batch when none wait)."""
 
     def put_back(self, batch: Batch) -> int:
         """A send failed: the batch waits again, first in line. Returns how many events found no room (dropped)."""
 
-    async def settle(self, batch: Batch, count: Callable[[], None]) -> None:
-        """The server answered for the batch, or it was dropped for good: forget it, and ``count()`` where it went
-        at the same instant (see :meth:`Spool.settle`)."""
-
-    def request_body(self, batch: Batch) -> bytes:
-        """The JSON body of ``POST /v1/events/batch`` for the batch."""
+    async def settle(self, batch: Batch, outcome: Tally) -> None:
+        """The server answered for the batch, or it was dropped for good: forget it, and record ``outcome`` (where
+        its events went) at the same instant."""
 
 
 class MemoryBacklog:
     """The default: events wait in the in-memory queue, and are gone from it once taken."""
 
-    def __init__(self, queue: EventQueue) -> None:
+    def __init__(self, queue: EventQueue, settled: Tally) -> None:
         self._queue = queue
+        self._settled = settled
 
     @property
     def is_empty(self) -> bool:
@@ -77,17 +74,15 @@ class MemoryBacklog:
     def waiting(self) -> int:
         return self._queue.waiting
 
-    async def take(self, max_items: int) -> Batch:
-        return self._queue.drain(max_items)
+    async def take(self, max_items: int) -> MemoryBatch:
+        return MemoryBatch(self._queue.drain(max_items))
 
     def put_back(self, batch: Batch) -> int:
-        return self._queue.put_back(batch)
+        assert isinstance(batch, MemoryBatch)  # noqa: S101 - only its own batches come back
+        return self._queue.put_back(batch.events)
 
-    async def settle(self, batch: Batch, count: Callable[[], None]) -> None:
-        count()
-
-    def request_body(self, batch: Batch) -> bytes:
-        return _wire.dumps(BatchEventRequest(events=batch))
+    async def settle(self, batch: Batch, outcome: Tally) -> None:
+        self._settled.add(outcome)
 
 
 class SpoolBacklog:
@@ -134,7 +129,7 @@ class SpoolBacklog:
     def waiting(self) -> int:
         return self.spool.waiting
 
-    async def take(self, max_items: int) -> Batch:
+    async def take(self, max_items: int) -> SpooledBatch:
         batch: SpooledBatch = await self._run(self.spool.take, max_items)
         return batch
 
@@ -143,14 +138,11 @@ class SpoolBacklog:
         self.spool.release(batch)
         return 0
 
-    async def settle(self, batch: Batch, count: Callable[[], None]) -> None:
-        await self._run(self.spool.settle, batch, count)
-
-    def request_body(self, batch: Batch) -> bytes:
-        return b'{"events":[' + b",".join(batch) + b"]}"
+    async def settle(self, batch: Batch, outcome: Tally) -> None:
+        await self._run(self.spool.settle, batch, outcome)
 
 
-def _encode_all(spool: Spool, events: Batch) -> list[bytes]:
+def _encode_all(spool: Spool, events: list[TaskCompletionEvent]) -> list[bytes]:
     """Each event's JSON. One that cannot be encoded (a bug: events are validated) is counted with the spool's write
     failures and logged, not stored: a body the server cannot read would make it refuse the whole batch."""
     try:

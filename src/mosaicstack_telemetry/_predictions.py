@@ -1,14 +1,15 @@
 """Fetching predictions: chunked ``POST /v1/predictions/batch`` with the events' retry rules, into the cache.
 
 Used by ``refresh_predictions`` (on the running core's HTTP client, or a short-lived one) and by the core's
-prediction refresher. Server or network trouble never raises: it is logged, reported to ``on_error`` and counted;
-the cache keeps what it had.
+:class:`PredictionRefresher`, which keeps the predictions people read fresh. Server or network trouble never
+raises: it is logged, reported to ``on_error`` and counted; the cache keeps what it had.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -25,11 +26,16 @@ from .cache import PredictionCache
 from .config import TelemetryConfig
 from .errors import TelemetryError, ValidationError
 from .predictions import PredictionQuery, PredictionResponse
-from .stats import Accounting
 
-__all__ = ["PredictionFetcher", "checked_queries"]
+if TYPE_CHECKING:
+    from ._accounting import Accounting
+
+__all__ = ["REFRESH_MARGIN_SECONDS", "PredictionFetcher", "PredictionRefresher", "checked_queries"]
 
 logger = logging.getLogger("mosaicstack_telemetry")
+
+#: Wanted predictions are re-fetched this long (at most a tenth of the TTL) before they expire.
+REFRESH_MARGIN_SECONDS = 60.0
 
 
 def checked_queries(queries: Iterable[PredictionQuery]) -> list[PredictionQuery]:
@@ -95,3 +101,40 @@ class PredictionFetcher:
     def _failed(self, error: TelemetryError) -> None:
         self._acc.prediction_failures += 1
         report_failure(error, self.config.on_error)
+
+
+class PredictionRefresher:
+    """Keeps wanted predictions fresh for one run of the core: re-fetches them together shortly before they expire.
+
+    Stale-while-revalidate: the old entry stays readable until the new one arrives; after a failed refresh it stays
+    until it expires, and the next try waits a backoff.
+    """
+
+    def __init__(self, fetcher: PredictionFetcher, http: httpx.AsyncClient) -> None:
+        self._fetcher = fetcher
+        self._http = http
+        self._wakeup = anyio.Event()
+
+    def reschedule(self) -> None:
+        """Look at the cache again now (a fetch just changed what expires when)."""
+        self._wakeup.set()
+
+    async def run(self, prefetch: Sequence[PredictionQuery]) -> None:
+        """Fetch ``prefetch``, then refresh until cancelled."""
+        cache = self._fetcher.cache
+        margin = min(REFRESH_MARGIN_SECONDS, cache.ttl_seconds / 10)
+        if prefetch:
+            await self._fetcher.fetch(self._http, prefetch)
+        failures = 0
+        while True:
+            with anyio.move_on_after(cache.seconds_until_refresh(margin)):
+                await self._wakeup.wait()
+            self._wakeup = anyio.Event()
+            due = cache.due_for_refresh(margin)
+            if not due:
+                continue
+            if await self._fetcher.fetch(self._http, due):
+                failures = 0
+            else:
+                failures += 1
+                await anyio.sleep(backoff_delay(failures))

@@ -30,16 +30,22 @@ import secrets
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+import attrs
+
+from ._accounting import Tally
+from ._batch import SpooledBatch
+from ._spool_files import claimed, copy_rows, orphan_candidates, remove_spool_files, set_aside
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no flock, no spool
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Spool", "SpoolError", "SpooledBatch"]
+__all__ = ["Spool", "SpoolError"]
 
 logger = logging.getLogger("mosaicstack_telemetry")
 
@@ -47,8 +53,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 SUFFIX = ".spool"
-#: SQLite's companions of a database file in WAL mode
-_COMPANIONS = ("-wal", "-shm")
 #: Oldest rows looked at per round when evicting for ``spool_max_bytes``.
 _EVICT_CHUNK = 500
 
@@ -59,25 +63,6 @@ _ABANDONED: list[sqlite3.Connection] = []
 
 class SpoolError(Exception):
     """The spool could not be opened or written (the message names the file, never the event)."""
-
-
-class SpooledBatch(list[bytes]):
-    """A batch read from the spool: each event's JSON, and the rows they came from."""
-
-    __slots__ = ("seqs",)
-
-    def __init__(self, rows: Iterable[tuple[int, bytes]] = ()) -> None:
-        rows = list(rows)
-        super().__init__(body for _, body in rows)
-        self.seqs = [seq for seq, _ in rows]
-
-    def __eq__(self, other: object) -> bool:  # identity: two batches never hold the same rows
-        return self is other
-
-    def __ne__(self, other: object) -> bool:
-        return self is not other
-
-    __hash__ = object.__hash__  # type: ignore[assignment]  # hashable by identity, as __eq__ says
 
 
 class Spool:
@@ -107,6 +92,8 @@ class Spool:
         self.write_failures = 0
         #: events taken from the intake queue and not yet written (so that a snapshot counts them somewhere)
         self.incoming = 0
+        #: what the batches settled from this file came to (tallied as their rows are deleted)
+        self.settled = Tally()
         self._connection: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._finalizer: weakref.finalize[..., Spool] | None = None
@@ -132,11 +119,12 @@ class Spool:
             self.incoming = len(events)
         return events
 
-    def snapshot(self, read_intake: Callable[[], R]) -> tuple[R, int, int]:
-        """``(read_intake(), waiting + incoming, in flight)`` at one instant: with :meth:`receive` and the data path
-        holding the same lock, an event is never between two figures (or in two) while a snapshot is taken."""
+    def snapshot(self, read_intake: Callable[[], R]) -> tuple[R, int, int, Tally]:
+        """``(read_intake(), waiting + incoming, in flight, settled)`` at one instant: with :meth:`receive` and the
+        data path holding the same lock, an event is never between two figures (or in two) while a snapshot is
+        taken."""
         with self._state:
-            return read_intake(), self.waiting + self.incoming, len(self._in_flight)
+            return read_intake(), self.waiting + self.incoming, len(self._in_flight), attrs.evolve(self.settled)
 
     # -- opening and closing ------------------------------------------------------------------------------------------
 
@@ -163,7 +151,7 @@ class Spool:
                 if connection is not None:
                     connection.close()
                 os.close(fd)
-                _unlink_spool(path)
+                remove_spool_files(path)
                 raise
         except (OSError, sqlite3.Error) as error:
             raise SpoolError(f"could not open a spool in {str(self.directory)!r}: {error}") from error
@@ -184,7 +172,7 @@ class Spool:
             if self._finalizer is not None:
                 self._finalizer()  # closes the connection, then releases the lock
             if empty:
-                _unlink_spool(path)
+                remove_spool_files(path)
 
     def hold_for_fork(self) -> None:
         """Before ``fork()``: wait for the SQLite call in progress and let no other start, so that the child is not
@@ -212,38 +200,22 @@ class Spool:
         """Copy the rows of every spool in the directory whose owner is dead into ours, oldest file first, and
         delete those files. Returns how many rows were adopted. A file SQLite cannot read is renamed ``*.corrupt``
         and reported; it never stops the client."""
-        adopted = 0
-        for path in sorted(self.directory.glob(f"*{SUFFIX}"), key=_age):
-            if path != self.path:
-                adopted += self._adopt(path)
-        return adopted
+        return sum(self._adopt(path) for path in orphan_candidates(self.directory, SUFFIX, self.path))
 
     def _adopt(self, path: Path) -> int:
-        assert fcntl is not None  # noqa: S101 - open() checked
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return 0  # another process adopted it meanwhile
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return 0  # its owner is alive
-            if os.fstat(fd).st_nlink == 0:
-                return 0  # adopted and deleted by another process between our open and our lock
+        with claimed(path) as ours:
+            if not ours:
+                return 0  # its owner is alive, or another process adopted it first
             try:
                 count = self._copy_rows_of(path)
             except sqlite3.DatabaseError as error:
                 logger.error("mosaicstack-telemetry: spool %s is unreadable (%s); moved aside as .corrupt", path, error)
-                with contextlib.suppress(OSError):
-                    path.rename(path.with_suffix(".corrupt"))
+                set_aside(path)
                 return 0
             if count is None:
                 logger.debug("mosaicstack-telemetry: spool %s is for another destination; left for its client", path)
                 return 0
-            _unlink_spool(path)
-        finally:
-            os.close(fd)
+            remove_spool_files(path)
         if count:
             logger.warning(
                 "mosaicstack-telemetry: adopted %d unsent events from %s (a process that ended)", count, path
@@ -254,34 +226,16 @@ class Spool:
         """Copy an orphan's rows into ours in one transaction; ``None`` if it is for another destination."""
         with self._db:
             connection = self._require_open()
-            connection.execute("ATTACH DATABASE ? AS orphan", (f"{path.resolve().as_uri()}?mode=rw",))
-            try:
-                has_tables = connection.execute(
-                    "SELECT 1 FROM orphan.sqlite_master WHERE type = 'table' AND name = 'meta'"
-                ).fetchone()
-                if not has_tables:  # died between creating the file and its tables: nothing in it
-                    return 0
-                destination = connection.execute("SELECT value FROM orphan.meta WHERE key = 'destination'").fetchone()
-                if destination is None or destination[0] != self.destination:
-                    return None
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    count, size = connection.execute(
-                        "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM orphan.events"
-                    ).fetchone()
-                    connection.execute("INSERT INTO main.events (body) SELECT body FROM orphan.events ORDER BY seq")
-                    connection.execute("COMMIT")
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    raise
-            finally:
-                connection.execute("DETACH DATABASE orphan")
+            copied = copy_rows(connection, path, self.destination)
+            if copied is None:
+                return None
+            count, size = copied
             with self._state:
                 self.rows += count
                 self.bytes += size
                 self.adopted += count
             self._evict_locked(connection)
-            return int(count)
+            return count
 
     # -- the data path ------------------------------------------------------------------------------------------------
 
@@ -341,11 +295,11 @@ class Spool:
         with self._state:
             self._in_flight.difference_update(batch.seqs)
 
-    def settle(self, batch: SpooledBatch, count: Callable[[], None]) -> None:
+    def settle(self, batch: SpooledBatch, outcome: Tally) -> None:
         """Delete rows the server answered for (accepted, rejected, duplicate) or that were dropped for good.
 
-        ``count`` records where they went (sent, rejected, dropped); it runs under the lock snapshots take, as the
-        rows leave the spool, so a snapshot never sees them in neither place nor in both.
+        ``outcome`` (where they went: sent, rejected, refused) joins :attr:`settled` under the lock snapshots take,
+        as the rows leave the spool, so a snapshot never sees them in neither place nor in both.
         """
         with self._db:
             connection = self._require_open()
@@ -361,13 +315,13 @@ class Spool:
                 )
                 with self._state:
                     self._in_flight.difference_update(batch.seqs)
-                    count()
+                    self.settled.add(outcome)
             else:
                 with self._state:
                     self.rows -= len(batch.seqs)
-                    self.bytes -= sum(map(len, batch))
+                    self.bytes -= batch.size
                     self._in_flight.difference_update(batch.seqs)
-                    count()
+                    self.settled.add(outcome)
 
     def _evict_locked(self, connection: sqlite3.Connection) -> None:
         """Delete the oldest rows not in flight until the JSON kept is within ``max_bytes`` (caller holds _db)."""
@@ -439,16 +393,3 @@ def _close(connection: sqlite3.Connection, fd: int) -> None:
         connection.close()
     with contextlib.suppress(OSError):
         os.close(fd)  # after the connection: closing a descriptor of the file drops the process's SQLite locks
-
-
-def _unlink_spool(path: Path) -> None:
-    for name in (path, *(path.with_name(path.name + suffix) for suffix in _COMPANIONS)):
-        with contextlib.suppress(FileNotFoundError):
-            name.unlink()
-
-
-def _age(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return 0.0

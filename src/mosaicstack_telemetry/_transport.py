@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import socket
 import ssl
 from collections.abc import Iterable
@@ -23,6 +24,8 @@ import httpcore
 import httpx
 
 __all__ = ["ExitSafeTransport", "PinningBackend"]
+
+logger = logging.getLogger("mosaicstack_telemetry")
 
 
 class PinningBackend(httpcore.AsyncNetworkBackend):
@@ -39,6 +42,16 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
 
     def remember(self, host: str, port: int, address: str) -> None:
         self._known.setdefault((host, port), address)
+
+    async def resolve_url(self, url: str, limit: float) -> None:
+        """Remember the address of ``url``'s host, taking at most ``limit`` seconds; a failure is only logged (names
+        are then resolved as usual, until :meth:`pin`)."""
+        parsed = httpx.URL(url)
+        with anyio.move_on_after(limit):
+            try:
+                await self.resolve(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+            except Exception as error:
+                logger.debug("mosaicstack-telemetry: could not resolve %s at start: %s", parsed.host, error)
 
     async def resolve(self, host: str, port: int) -> None:
         """Look ``host`` up once (at start), so an address is known even if nothing connected before exit."""

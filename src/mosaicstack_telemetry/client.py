@@ -30,20 +30,22 @@ import anyio.from_thread
 import httpx
 
 from . import _fork
-from ._backend import current_loop
+from ._accounting import Accounting
+from ._backend import IDLE_WAKER, Waker, current_loop
 from ._debug import enable_debug_output
-from ._engine import CANCELLED_FLUSH_SECONDS, IDLE_WAKER, Engine, Waker
+from ._engine import CANCELLED_FLUSH_SECONDS, Engine
 from ._http import http_client
 from ._predictions import PredictionFetcher, checked_queries
 from ._queue import EventQueue
 from ._spool import Spool
+from ._thread import OwnThread
 from ._transport import PinningBackend
 from .builder import EventBuilder
 from .cache import PredictionCache
 from .config import TelemetryConfig, with_usable_values
 from .events import TaskCompletionEvent
 from .predictions import PredictionQuery, PredictionResponse
-from .stats import Accounting, ClientStats, DropReason
+from .stats import ClientStats, DropReason
 
 __all__ = ["TelemetryClient"]
 
@@ -126,9 +128,7 @@ class TelemetryClient:
         self._exit_backend: Backend = self._sync_backend
         self._waker: Waker = IDLE_WAKER  # while stopped: nothing to wake
         self._lifecycle = threading.Lock()  # start()/stop() from several threads
-        self._thread: threading.Thread | None = None
-        self._thread_ready = threading.Event()
-        self._portal: anyio.from_thread.BlockingPortal | None = None
+        self._thread: OwnThread | None = None  # the sync facade's home for the core
 
     def _new_spool(self) -> Spool | None:
         """The spool (opened when the core starts), or ``None`` without ``spool_path`` or while refusing events."""
@@ -319,13 +319,8 @@ class TelemetryClient:
         wanted = checked_queries(queries)
         if not wanted or not self._can_fetch():
             return
-        engine = self._live_engine()
-        if engine is None:
+        if await self._on_core(Engine.fetch_predictions, wanted) is _NOT_RUNNING:
             await self._fetch_on_short_lived_http(wanted)
-        elif engine.loop.is_current():
-            await engine.fetch_predictions(wanted)
-        else:  # the core runs on another loop (the client's own thread, or a user's loop in another thread)
-            await anyio.to_thread.run_sync(self._run_on_core_loop, self.refresh_predictions, wanted)
 
     def _can_fetch(self) -> bool:
         """Predictions need a server: not when disabled, or without a usable ``server_url`` (a dry run may lack one)."""
@@ -341,34 +336,43 @@ class TelemetryClient:
         wanted = checked_queries(queries)
         if not wanted or not self._can_fetch():
             return
-        engine = self._live_engine()
-        if engine is not None and not engine.loop.is_current():
-            self._run_on_core_loop(self.refresh_predictions, wanted)
-            return
-        # Not running, or called (blocking) on the core's own loop thread: the core cannot serve us, so fetch on a
-        # loop of our own with a short-lived HTTP client.
+        try:
+            if self._on_core_sync(Engine.fetch_predictions, wanted) is not _NOT_RUNNING:
+                return
+        except _WouldBlockTheLoopError:
+            pass  # called (blocking) on the core's own loop thread: the core cannot serve us
+        # Fetch on a loop of our own with a short-lived HTTP client.
         with anyio.from_thread.start_blocking_portal(self._sync_backend) as temporary:
             temporary.call(self._fetch_on_short_lived_http, wanted)
 
-    def _run_on_core_loop(self, async_fn: Callable[..., Coroutine[Any, Any, T]], *args: object) -> T | None:
-        """Run ``async_fn(*args)`` on the loop the core runs on and wait for its result — from any *other* thread;
-        ``None`` when no core is running.
+    # -- reaching the core from wherever a call comes -------------------------------------------------------------------
 
-        The client's own thread is reached through its portal; a user's loop through its token.
+    async def _on_core(self, method: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T | _NotRunning:
+        """``await method(engine, *args)`` on the running core's loop, from async code on any loop or thread;
+        :data:`_NOT_RUNNING` when no core runs."""
+        engine = self._live_engine()
+        if engine is None:
+            return _NOT_RUNNING
+        if engine.loop.is_current():
+            return await method(engine, *args)
+        return await anyio.to_thread.run_sync(self._on_core_sync, method, *args)
+
+    def _on_core_sync(self, method: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T | _NotRunning:
+        """``method(engine, *args)`` run on the running core's loop and waited for, from sync code in any thread
+        but the loop's own (the client's thread through its portal, a user's loop through its token).
+
+        :raises _WouldBlockTheLoopError: on the core's own loop thread.
         """
         engine = self._live_engine()
         if engine is None:
-            return None
+            return _NOT_RUNNING
         if engine.loop.is_current():
-            raise RuntimeError(
-                "this call would block the event loop the client runs on: use the async method (await …_async())"
-            )
-        portal = self._portal
-        result: T
-        if portal is not None:
-            result = portal.call(async_fn, *args)
-        else:
-            result = anyio.from_thread.run(async_fn, *args, token=engine.loop.token)
+            raise _WouldBlockTheLoopError
+        call = functools.partial(method, engine, *args)
+        thread = self._thread
+        if thread is not None:
+            return thread.call(call)
+        result: T = anyio.from_thread.run(call, token=engine.loop.token)
         return result
 
     def _live_engine(self) -> Engine | None:
@@ -416,7 +420,7 @@ class TelemetryClient:
         engine = self._live_engine()
         if engine is None:
             return
-        if not engine.loop.is_current():  # it lives on our own thread, or on a user's loop in another thread
+        if not engine.loop.is_current():  # it lives on our own thread (which stop() ends too), or another loop
             await anyio.to_thread.run_sync(self.stop)
             return
         cancelled = anyio.current_effective_deadline() == -math.inf
@@ -458,18 +462,11 @@ class TelemetryClient:
 
         :raises TypeError: if ``timeout`` is not a number or ``None``.
         """
-        limit = _checked_timeout(timeout)
-        engine = self._live_engine()
-        if engine is None:
-            return self._nothing_waiting()
-        if not engine.loop.is_current():
-            settled = await anyio.to_thread.run_sync(self._run_on_core_loop, self.flush_async, timeout)
-            return bool(settled)
-        with anyio.move_on_after(limit):
-            return await engine.flush()
-        return False
+        settled = await self._on_core(_flush, _checked_timeout(timeout))
+        return settled if isinstance(settled, bool) else self._nothing_waiting()
 
     def _nothing_waiting(self) -> bool:
+        """Whether no tracked event is queued or in flight (what a flush of a client not running answers)."""
         stats = self.stats
         return stats.queued + stats.in_flight == 0
 
@@ -503,40 +500,15 @@ class TelemetryClient:
         if self._drop_reason == DropReason.DISABLED:
             return
         with self._lifecycle:
-            if self._engine is not None or self._thread is not None:
+            if self._live_engine() is not None or self._thread is not None:
                 return
-            ready = threading.Event()
-            failure: list[BaseException] = []
-            thread = threading.Thread(
-                target=self._run_thread,
-                args=(ready, failure),
-                name="mosaicstack-telemetry",
-                daemon=True,
-            )
-            thread.start()
-            self._thread, self._thread_ready = thread, ready
-            if not wait:  # from track() in a forked child: never block the caller
-                return
-            ready.wait()
-            if failure:
-                thread.join()
+            thread = OwnThread(self._sync_backend, self.start_async, name="mosaicstack-telemetry")
+            self._thread = thread
+            try:
+                thread.launch(wait=wait)  # without waiting from track() in a forked child: never block the caller
+            except RuntimeError:
                 self._thread = None
-                raise RuntimeError("mosaicstack-telemetry: could not start the client's thread") from failure[0]
-
-    def _run_thread(self, ready: threading.Event, failure: list[BaseException]) -> None:
-        async def main() -> None:
-            async with anyio.from_thread.BlockingPortal() as portal:
-                await self.start_async()
-                self._portal = portal
-                ready.set()
-                await portal.sleep_until_stopped()
-
-        try:
-            anyio.run(main, backend=self._sync_backend)
-        except BaseException as error:
-            failure.append(error)
-        finally:
-            ready.set()
+                raise
 
     def stop(self) -> None:
         """Flush what is queued and stop, within ``shutdown_timeout_seconds``. Safe to call if not started.
@@ -547,22 +519,20 @@ class TelemetryClient:
         with self._lifecycle:
             thread = self._thread
             if thread is None:
-                self._run_on_core_loop(self.stop_async)
+
+                async def stop_there(_: Engine) -> None:
+                    await self.stop_async()
+
+                try:
+                    self._on_core_sync(stop_there)
+                except _WouldBlockTheLoopError:
+                    raise RuntimeError(
+                        "stop() would block the event loop the client runs on; use stop_async()"
+                    ) from None
                 return
-            self._thread_ready.wait(self._settings.shutdown_timeout_seconds)  # a thread still starting (after fork)
-            portal = self._portal
-            if portal is None:  # it failed to start
-                self._thread = None
-                return
-            if thread is threading.current_thread():
+            if thread.is_current():
                 raise RuntimeError("stop() cannot run on the client's own thread; use stop_async()")
-            try:
-                portal.call(self.stop_async)
-                portal.call(portal.stop)
-            except RuntimeError:  # the portal's loop has already ended (interpreter shutdown)
-                pass
-            thread.join(timeout=self._settings.shutdown_timeout_seconds)
-            self._portal = None
+            thread.stop(self.stop_async, self._settings.shutdown_timeout_seconds)
             self._thread = None
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -573,21 +543,19 @@ class TelemetryClient:
 
         :raises TypeError: if ``timeout`` is not a number or ``None``.
         """
-        _checked_timeout(timeout)
-        engine = self._live_engine()
-        if engine is None:
-            return self._nothing_waiting()
-        if engine.loop.is_current():
+        limit = _checked_timeout(timeout)
+        try:
+            settled = self._on_core_sync(_flush, limit)
+        except _WouldBlockTheLoopError:
             self._log_once(
                 "flush on the loop",
                 logging.ERROR,
                 "flush() was called on the event loop the client runs on and would block it; use await flush_async()",
             )
             return False
-        try:
-            return bool(self._run_on_core_loop(self.flush_async, timeout))
         except (anyio.RunFinishedError, RuntimeError):  # the core's loop ended meanwhile
             return self._nothing_waiting()
+        return settled if isinstance(settled, bool) else self._nothing_waiting()
 
     def __enter__(self) -> TelemetryClient:
         self.start()
@@ -617,7 +585,7 @@ class TelemetryClient:
         exit, so no DNS lookups: connections go to the addresses already reached (or resolved at start).
         """
         self._network.pin()
-        if self._portal is not None:
+        if self._thread is not None:
             self.stop()
         elif self._live_engine() is None and self._loop_ended_after is not None and self._spool is None:
             budget = self._settings.shutdown_timeout_seconds - self._loop_ended_after
@@ -642,6 +610,24 @@ def _flush_at_exit(client_ref: weakref.ref[TelemetryClient]) -> None:
             client._flush_at_exit()
         except Exception:
             logger.exception("mosaicstack-telemetry: flush at exit failed")
+
+
+class _NotRunning:
+    """What a call routed to the core returns when no core is running."""
+
+
+_NOT_RUNNING = _NotRunning()
+
+
+class _WouldBlockTheLoopError(Exception):
+    """A blocking call made on the very loop thread the core runs on: it would wait for itself."""
+
+
+async def _flush(engine: Engine, limit: float) -> bool:
+    """A flush of ``engine`` limited to ``limit`` seconds (on its loop): whether everything got settled."""
+    with anyio.move_on_after(limit):
+        return await engine.flush()
+    return False
 
 
 def _checked_timeout(timeout: object) -> float:

@@ -1,26 +1,18 @@
-"""Counters: where every event that ``track()`` accepted ended up (design.md "accounting").
+"""``ClientStats``, the snapshot ``client.stats`` returns, and ``DropReason``, the reasons events are dropped.
 
 At quiet points (after ``flush``/``stop``, or in one snapshot) every tracked event is in exactly one place::
 
     tracked + recovered == sent + rejected + dropped_total + queued + in_flight
 
 (``recovered`` counts the events adopted from the spools of dead processes: tracked there, settled here.)
-
-``track()`` stays lock-free: it only appends to the queue (which counts appends with one atomic C call) or, on its
-rare drop paths, bumps a per-reason atomic counter. Queue overflow is derived by the queue, not counted per event.
-Everything else is counted on the client's event loop, one thread.
+The live counters behind a snapshot are internal (``._accounting``).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
-from types import MappingProxyType
 
 import attrs
-
-from ._queue import EventQueue, _Counter
-from ._spool import Spool
 
 __all__ = ["ClientStats", "DropReason"]
 
@@ -50,16 +42,6 @@ class DropReason:
     SPOOL_ERROR = "spool_error"
     #: ``before_send`` returned ``None`` for them
     FILTERED = "filtered"
-
-
-#: Drop reasons counted from ``track()`` (any thread): each gets an atomic counter.
-_TRACK_SIDE = (
-    DropReason.DISABLED,
-    DropReason.INVALID_CONFIG,
-    DropReason.INVALID_EVENT,
-    DropReason.INTERNAL_ERROR,
-    DropReason.FILTERED,
-)
 
 
 @attrs.frozen(kw_only=True)
@@ -101,57 +83,3 @@ class ClientStats:
         """Whether every tracked event is accounted for (true at quiet points)."""
         settled = self.sent + self.rejected + self.dropped_total + self.queued + self.in_flight
         return self.tracked + self.recovered == settled
-
-
-class Accounting:
-    """The live counters behind :class:`ClientStats` (one per client, surviving restarts)."""
-
-    def __init__(self, queue: EventQueue) -> None:
-        self.queue = queue
-        self.spool: Spool | None = None
-        self.track_drops = {reason: _Counter() for reason in _TRACK_SIDE}
-        self.loop_drops: Counter[str] = Counter()
-        self.sent = 0
-        self.duplicates = 0
-        self.rejected = 0
-        self.retried = 0
-        self.failed_batches = 0
-        self.in_flight = 0
-        self.predictions_fetched = 0
-        self.prediction_failures = 0
-
-    def drop_from_track(self, reason: str) -> None:
-        """Count one event ``track()`` dropped (any thread)."""
-        self.track_drops[reason].increment()
-
-    def snapshot(self) -> ClientStats:
-        spool = self.spool
-        in_flight = self.in_flight
-        if spool is not None and spool.is_open:  # the spool holds what is waiting and in flight
-            (appended, evicted, queued), spooled, in_flight = spool.snapshot(self.queue.counts)
-            queued += spooled
-        else:
-            appended, evicted, queued = self.queue.counts()
-        track_drops = {reason: counter.value for reason, counter in self.track_drops.items()}  # each read once
-        dropped = Counter(self.loop_drops) + Counter(track_drops)
-        dropped[DropReason.OVERFLOW] += evicted + self.queue.put_back_dropped
-        tracked = appended + sum(track_drops.values())
-        recovered = 0
-        if spool is not None:
-            dropped[DropReason.SPOOL_FULL] += spool.evicted
-            dropped[DropReason.SPOOL_ERROR] += spool.write_failures
-            recovered = spool.adopted
-        return ClientStats(
-            tracked=tracked,
-            sent=self.sent,
-            duplicates=self.duplicates,
-            rejected=self.rejected,
-            dropped=MappingProxyType({k: v for k, v in sorted(dropped.items()) if v}),
-            retried=self.retried,
-            failed_batches=self.failed_batches,
-            queued=queued,
-            in_flight=in_flight,
-            predictions_fetched=self.predictions_fetched,
-            prediction_failures=self.prediction_failures,
-            recovered=recovered,
-        )

@@ -209,8 +209,9 @@ def test_a_changed_process_id_alone_resets_the_client(server: ServerThread) -> N
     for event in before:
         client.track(event)
     client.flush()
-    parent_thread, parent_portal, parent_engine = client._thread, client._portal, client._engine
+    parent_thread, parent_engine = client._thread, client._engine
     assert parent_thread is not None
+    parent_portal = parent_thread.portal
     assert parent_portal is not None
     assert parent_engine is not None
     client._pid = -1  # as a child sees it when no hook ran: the recorded pid is its parent's
