@@ -8,6 +8,7 @@ step as it deletes the rows (:meth:`.Spool.settle`), so a snapshot never sees an
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from ._spool import Spool
 
 __all__ = ["Accounting", "Tally"]
+
+logger = logging.getLogger("mosaicstack_telemetry")
 
 #: Drop reasons counted from ``track()`` (any thread): each gets an atomic counter.
 _TRACK_SIDE = (
@@ -71,6 +74,15 @@ class Accounting:
     def drop_from_track(self, reason: str) -> None:
         """Count one event ``track()`` dropped (any thread)."""
         self.track_drops[reason].increment()
+
+    def drop_queued(self, reason: str) -> None:
+        """Empty the in-memory queue, counting what it held as dropped for ``reason`` (cancelled, exit)."""
+        dropped = 0
+        while not self.queue.is_empty:
+            dropped += len(self.queue.drain(self.queue.max_size))
+        if dropped:
+            self.loop_drops[reason] += dropped
+            logger.warning("mosaicstack-telemetry: %d unsent events dropped (%s)", dropped, reason)
 
     def snapshot(self) -> ClientStats:
         spool = self.spool

@@ -2,17 +2,16 @@
 
 * ``async with client`` / ``start_async()`` run the core (:class:`._engine.Engine`) as a task of its own on the
   caller's loop; ``stop_async()`` flushes and ends it within ``shutdown_timeout_seconds``.
-* ``with client`` / ``start()`` run the same core on a daemon thread the client owns (``anyio.run`` + a
-  ``BlockingPortal``), reached from any thread.
+* ``with client`` / ``start()`` run the same core on a daemon thread the client owns (:mod:`._thread`), reached
+  from any thread (:mod:`._routing`).
 * Nobody stopped it: when the event loop ends around the core, the core flushes briefly on that loop; at interpreter
-  exit ``atexit`` sends what is left (through the client's thread, or on a fresh loop of its own on the main thread),
-  within ``shutdown_timeout_seconds`` all told, and counts only what still cannot be sent.
+  exit (:mod:`._exit`) what is left is sent through the client's thread, or on a fresh loop of its own on the main
+  thread, within ``shutdown_timeout_seconds`` all told; only what still cannot be sent is counted.
 * ``track()`` is the same everywhere: synchronous, lock-free, never raises, never blocks.
 """
 
 from __future__ import annotations
 
-import atexit
 import functools
 import logging
 import math
@@ -20,29 +19,31 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Literal
 from uuid import UUID
 
 import anyio
 import anyio.from_thread
 import httpx
 
-from . import _fork
+from . import _exit, _fork
 from ._accounting import Accounting
 from ._backend import IDLE_WAKER, Waker, current_loop
-from ._debug import enable_debug_output
 from ._engine import CANCELLED_FLUSH_SECONDS, Engine
+from ._hooks import run_before_send
 from ._http import http_client
+from ._log import OnceLog, OverflowLog, enable_debug_output
 from ._predictions import PredictionFetcher, checked_queries
 from ._queue import EventQueue
+from ._routing import NOT_RUNNING, WouldBlockTheLoopError, flush_within, on_core, on_core_sync
 from ._spool import Spool
 from ._thread import OwnThread
 from ._transport import PinningBackend
 from .builder import EventBuilder
 from .cache import PredictionCache
-from .config import TelemetryConfig, with_usable_values
+from .config import TelemetryConfig, has_usable_server_url, problems_to_report, with_usable_values
 from .events import TaskCompletionEvent
 from .predictions import PredictionQuery, PredictionResponse
 from .stats import ClientStats, DropReason
@@ -51,20 +52,10 @@ __all__ = ["TelemetryClient"]
 
 logger = logging.getLogger("mosaicstack_telemetry")
 
-#: Overflow warnings: at most one line per this many seconds, with the count since the last one.
-OVERFLOW_LOG_INTERVAL = 60.0
-
 Backend = Literal["asyncio", "trio"]
-T = TypeVar("T")
 
 #: The instance id of the events a dry-run client's builder makes when ``instance_id`` is not set.
 DRY_RUN_INSTANCE_ID = UUID(int=0)
-#: Settings a dry run does not need: left empty, they are no problem (nothing is sent).
-_SERVER_SETTINGS = ("server_url", "api_key", "instance_id")
-
-#: Clients started and not yet stopped. Held strongly, as ``threading`` holds running threads: a client dropped by
-#: the code that started it (``main()`` returned) must still reach its exit flush.
-_UNSTOPPED: set[TelemetryClient] = set()
 
 
 class TelemetryClient:
@@ -72,7 +63,7 @@ class TelemetryClient:
 
     :param config: the configuration. Problems :meth:`TelemetryConfig.validate` finds are logged once as warnings
         and the client still runs; only a ``server_url`` it cannot send to makes it drop what it is given (counted,
-        reason ``invalid_config``).
+        reason ``invalid_config``) — unless it is a dry run, which needs no server.
     :param sync_backend: the event loop of the thread :meth:`start` runs (``"trio"`` needs the ``trio`` extra).
     :param transport: an httpx transport for the core's requests (tests use ``httpx.MockTransport``).
     :param clock: monotonic clock for what runs off the loop (the overflow-log rate limit).
@@ -96,7 +87,8 @@ class TelemetryClient:
         self._clock = clock
         if config.debug:
             enable_debug_output()
-        self._server_usable = _is_http_url(config.server_url)
+        self._log_once = OnceLog()
+        self._server_usable = has_usable_server_url(config)
         self._drop_reason = self._refusal_reason()
         self._settings = with_usable_values(config)
         self._before_send = self._settings.before_send
@@ -105,8 +97,6 @@ class TelemetryClient:
         self._accepted: type = TaskCompletionEvent if accepts_fast else _Refused
         # A batch is "full" at batch_size events, or when the queue itself is full (max_queue_size < batch_size).
         self._full_batch = min(self._settings.batch_size, self._settings.max_queue_size)
-        self._logged_once: set[object] = set()
-        self._atexit_registered = False
         self._fresh_state()
         _fork.watch(self)
 
@@ -122,7 +112,8 @@ class TelemetryClient:
         self._accounting.spool = self._spool
         self._cache = PredictionCache(self._settings.prediction_cache_ttl_seconds, clock=self._clock)
         self._predictions = PredictionFetcher(self._settings, self._cache, self._accounting)
-        self._overflow_log = _OverflowLog(self._queue, self._clock)
+        queue = self._queue
+        self._overflow_log = OverflowLog(lambda: queue.evicted, queue.max_size, self._clock)
         self._engine: Engine | None = None
         self._loop_ended_after: float | None = None  # the last core's loop ended around it: its last flush took this
         self._exit_backend: Backend = self._sync_backend
@@ -150,16 +141,11 @@ class TelemetryClient:
 
     def _refusal_reason(self) -> str | None:
         """Why ``track()`` must drop everything (and warn once about lesser problems), or ``None``."""
-        config = self._config
-        if not config.enabled:
+        if not self._config.enabled:
             return DropReason.DISABLED
-        problems = config.validate()
-        if config.dry_run:  # nothing is sent: server settings left empty are no problem
-            unset = {name for name in _SERVER_SETTINGS if not getattr(config, name)}
-            problems = [problem for problem in problems if _field_of(problem) not in unset]
-        for problem in problems:
+        for problem in problems_to_report(self._config):
             logger.warning("mosaicstack-telemetry config: %s", problem)
-        if not self._server_usable and not config.dry_run:
+        if not self._server_usable and not self._config.dry_run:
             logger.warning("mosaicstack-telemetry: no usable server_url: events will be dropped")
             return DropReason.INVALID_CONFIG
         return None
@@ -173,8 +159,7 @@ class TelemetryClient:
         (counted in :attr:`stats` by reason, logged once). If the queue is full, the oldest event is evicted.
         """
         # The hot path: one class test, then EventQueue.put's append made directly (no Python-level call), and
-        # the queue length that decides whether to evict (the queue is full) and to wake the core (design.md:
-        # once per batch, not per event).
+        # the queue length that decides whether to evict (the queue is full) and to wake the core (once per batch).
         try:
             if event.__class__ is self._accepted:
                 self._append(event)
@@ -203,44 +188,17 @@ class TelemetryClient:
             self._drop(self._drop_reason)
         elif not isinstance(event, TaskCompletionEvent):
             self._drop(DropReason.INVALID_EVENT, f"got {type(event).__name__}")
-        elif self._before_send is None:
-            self._enqueue(event)
         else:
-            chosen = self._filtered(event, self._before_send)
+            chosen = event if self._before_send is None else run_before_send(self._before_send, event, self._log_once)
             if chosen is None:
                 self._drop(DropReason.FILTERED)
-            else:
-                self._enqueue(chosen)
-
-    def _filtered(
-        self, event: TaskCompletionEvent, before_send: Callable[[TaskCompletionEvent], object]
-    ) -> TaskCompletionEvent | None:
-        """What ``before_send`` makes of ``event``: an event, or ``None``. A hook that fails keeps the original."""
-        try:
-            result = before_send(event)
-        except Exception as error:
-            self._log_once(
-                type(error), logging.ERROR, "before_send raised %r; the event is sent unchanged", error, exc_info=True
-            )
-            return event
-        if result is None or isinstance(result, TaskCompletionEvent):
-            return result
-        self._log_once(
-            ("returned", type(result)),
-            logging.ERROR,
-            "before_send returned a %s, not a TaskCompletionEvent or None; the event is sent unchanged",
-            type(result).__name__,
-        )
-        return event
-
-    def _enqueue(self, event: TaskCompletionEvent) -> None:
-        """``track()``'s fast path, spelled out for the slow one: queue, wake once per batch, note overflow."""
-        self._queue.put(event)
-        waiting = self._waiting()
-        if waiting == 1 or waiting >= self._full_batch:
-            self._waker.wake()
-            if waiting >= self._max_size:
-                self._overflow_log.maybe_log()
+                return
+            self._queue.put(chosen)
+            waiting = self._waiting()
+            if waiting == 1 or waiting >= self._full_batch:
+                self._waker.wake()
+                if waiting >= self._max_size:
+                    self._overflow_log.maybe_log()
 
     def _drop(self, reason: str, detail: str = "") -> None:
         self._accounting.drop_from_track(reason)
@@ -251,14 +209,6 @@ class TelemetryClient:
             reason, level, "dropping events (%s)%s; further drops are counted in stats", reason, suffix
         ):
             logger.debug("mosaicstack-telemetry: dropped an event (%s)%s", reason, suffix)
-
-    def _log_once(self, key: object, level: int, message: str, *args: object, exc_info: bool = False) -> bool:
-        """Log ``message`` the first time ``key`` comes up; whether it did."""
-        if key in self._logged_once:
-            return False
-        self._logged_once.add(key)
-        logger.log(level, "mosaicstack-telemetry: " + message, *args, exc_info=exc_info)
-        return True
 
     def event_builder(self) -> EventBuilder:
         """An :class:`EventBuilder` preset with this client's ``instance_id`` — in a dry run with no ``instance_id``
@@ -292,6 +242,15 @@ class TelemetryClient:
         """A snapshot of where every tracked event went: sent, rejected, dropped by reason, queued, in flight."""
         return self._accounting.snapshot()
 
+    def _live_engine(self) -> Engine | None:
+        """The running core, or ``None``; a core that ended (its loop ended around it, or it failed) is let go."""
+        engine = self._engine
+        if engine is not None and not engine.running:
+            self._engine, self._waker = None, IDLE_WAKER
+            self._loop_ended_after = engine.ended_with_loop_after
+            return None
+        return engine
+
     # -- predictions --------------------------------------------------------------------------------------------------
 
     @property
@@ -319,16 +278,8 @@ class TelemetryClient:
         wanted = checked_queries(queries)
         if not wanted or not self._can_fetch():
             return
-        if await self._on_core(Engine.fetch_predictions, wanted) is _NOT_RUNNING:
+        if await on_core(self._live_engine(), self._thread, Engine.fetch_predictions, wanted) is NOT_RUNNING:
             await self._fetch_on_short_lived_http(wanted)
-
-    def _can_fetch(self) -> bool:
-        """Predictions need a server: not when disabled, or without a usable ``server_url`` (a dry run may lack one)."""
-        return self._drop_reason is None and self._server_usable
-
-    async def _fetch_on_short_lived_http(self, queries: list[PredictionQuery]) -> None:
-        async with http_client(self._settings, self._transport) as http:
-            await self._predictions.fetch(http, queries)
 
     def refresh_predictions_sync(self, queries: Iterable[PredictionQuery]) -> None:
         """:meth:`refresh_predictions` for sync code: blocks until done, then returns ``None`` — read the results
@@ -337,52 +288,20 @@ class TelemetryClient:
         if not wanted or not self._can_fetch():
             return
         try:
-            if self._on_core_sync(Engine.fetch_predictions, wanted) is not _NOT_RUNNING:
+            if on_core_sync(self._live_engine(), self._thread, Engine.fetch_predictions, wanted) is not NOT_RUNNING:
                 return
-        except _WouldBlockTheLoopError:
+        except WouldBlockTheLoopError:
             pass  # called (blocking) on the core's own loop thread: the core cannot serve us
-        # Fetch on a loop of our own with a short-lived HTTP client.
-        with anyio.from_thread.start_blocking_portal(self._sync_backend) as temporary:
+        with anyio.from_thread.start_blocking_portal(self._sync_backend) as temporary:  # a loop of our own
             temporary.call(self._fetch_on_short_lived_http, wanted)
 
-    # -- reaching the core from wherever a call comes -------------------------------------------------------------------
+    def _can_fetch(self) -> bool:
+        """Predictions need a server: not when disabled, or without a usable ``server_url`` (a dry run may lack one)."""
+        return self._drop_reason is None and self._server_usable
 
-    async def _on_core(self, method: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T | _NotRunning:
-        """``await method(engine, *args)`` on the running core's loop, from async code on any loop or thread;
-        :data:`_NOT_RUNNING` when no core runs."""
-        engine = self._live_engine()
-        if engine is None:
-            return _NOT_RUNNING
-        if engine.loop.is_current():
-            return await method(engine, *args)
-        return await anyio.to_thread.run_sync(self._on_core_sync, method, *args)
-
-    def _on_core_sync(self, method: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T | _NotRunning:
-        """``method(engine, *args)`` run on the running core's loop and waited for, from sync code in any thread
-        but the loop's own (the client's thread through its portal, a user's loop through its token).
-
-        :raises _WouldBlockTheLoopError: on the core's own loop thread.
-        """
-        engine = self._live_engine()
-        if engine is None:
-            return _NOT_RUNNING
-        if engine.loop.is_current():
-            raise _WouldBlockTheLoopError
-        call = functools.partial(method, engine, *args)
-        thread = self._thread
-        if thread is not None:
-            return thread.call(call)
-        result: T = anyio.from_thread.run(call, token=engine.loop.token)
-        return result
-
-    def _live_engine(self) -> Engine | None:
-        """The running core, or ``None``; a core that ended (its loop ended around it, or it failed) is let go."""
-        engine = self._engine
-        if engine is not None and not engine.running:
-            self._engine, self._waker = None, IDLE_WAKER
-            self._loop_ended_after = engine.ended_with_loop_after
-            return None
-        return engine
+    async def _fetch_on_short_lived_http(self, queries: list[PredictionQuery]) -> None:
+        async with http_client(self._settings, self._transport) as http:
+            await self._predictions.fetch(http, queries)
 
     # -- async lifecycle ----------------------------------------------------------------------------------------------
 
@@ -408,8 +327,7 @@ class TelemetryClient:
         await started.wait()
         self._engine = engine
         self._waker = engine.waker
-        _UNSTOPPED.add(self)
-        self._register_atexit()
+        _exit.hold_until_stopped(self)
 
     async def stop_async(self) -> None:
         """Flush what is queued and stop, within ``shutdown_timeout_seconds``. Safe to call if not started.
@@ -430,12 +348,12 @@ class TelemetryClient:
         with anyio.CancelScope(shield=True):
             await self._stop_engine(engine, deadline)
         if cancelled:
-            self._drop_queued(DropReason.CANCELLED)
+            self._accounting.drop_queued(DropReason.CANCELLED)
 
     async def _stop_engine(self, engine: Engine, deadline: float) -> None:
         self._waker = IDLE_WAKER
         self._engine = None
-        _UNSTOPPED.discard(self)
+        _exit.forget(self)
         in_time = await engine.stop(deadline)
         spool = self._spool
         spooled = 0 if spool is None else spool.waiting
@@ -458,11 +376,10 @@ class TelemetryClient:
         counts as sent), rejected by the server, or dropped for a counted reason. ``False`` when ``timeout`` seconds
         pass first, when the server fails (a flush makes one attempt per batch; the events wait for the next
         cycle), or when the client is not running with events queued. ``timeout=None`` waits for that outcome.
-        Never raises for any of these.
 
         :raises TypeError: if ``timeout`` is not a number or ``None``.
         """
-        settled = await self._on_core(_flush, _checked_timeout(timeout))
+        settled = await on_core(self._live_engine(), self._thread, flush_within, _checked_timeout(timeout))
         return settled if isinstance(settled, bool) else self._nothing_waiting()
 
     def _nothing_waiting(self) -> bool:
@@ -475,20 +392,9 @@ class TelemetryClient:
         return self
 
     async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         await self.stop_async()
-
-    def _drop_queued(self, reason: str) -> None:
-        dropped = 0
-        while not self._queue.is_empty:
-            dropped += len(self._queue.drain(self._queue.max_size))
-        if dropped:
-            self._accounting.loop_drops[reason] += dropped
-            logger.warning("mosaicstack-telemetry: %d unsent events dropped (%s)", dropped, reason)
 
     # -- sync facade --------------------------------------------------------------------------------------------------
 
@@ -516,16 +422,16 @@ class TelemetryClient:
         A client started with ``start_async()`` on a loop in another thread is stopped on that loop.
         :raises RuntimeError: when called on the thread of the loop the client runs on (use ``stop_async``).
         """
+
+        async def stop_there(_: Engine) -> None:
+            await self.stop_async()
+
         with self._lifecycle:
             thread = self._thread
             if thread is None:
-
-                async def stop_there(_: Engine) -> None:
-                    await self.stop_async()
-
                 try:
-                    self._on_core_sync(stop_there)
-                except _WouldBlockTheLoopError:
+                    on_core_sync(self._live_engine(), None, stop_there)
+                except WouldBlockTheLoopError:
                     raise RuntimeError(
                         "stop() would block the event loop the client runs on; use stop_async()"
                     ) from None
@@ -545,13 +451,10 @@ class TelemetryClient:
         """
         limit = _checked_timeout(timeout)
         try:
-            settled = self._on_core_sync(_flush, limit)
-        except _WouldBlockTheLoopError:
-            self._log_once(
-                "flush on the loop",
-                logging.ERROR,
-                "flush() was called on the event loop the client runs on and would block it; use await flush_async()",
-            )
+            settled = on_core_sync(self._live_engine(), self._thread, flush_within, limit)
+        except WouldBlockTheLoopError:
+            message = "flush() was called on the event loop the client runs on and would block it; use flush_async()"
+            self._log_once("flush on the loop", logging.ERROR, message)
             return False
         except (anyio.RunFinishedError, RuntimeError):  # the core's loop ended meanwhile
             return self._nothing_waiting()
@@ -562,19 +465,11 @@ class TelemetryClient:
         return self
 
     def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
 
     # -- interpreter exit ---------------------------------------------------------------------------------------------
-
-    def _register_atexit(self) -> None:
-        if not self._atexit_registered:
-            self._atexit_registered = True
-            atexit.register(_flush_at_exit, weakref.ref(self))
 
     def _flush_at_exit(self) -> None:
         """Send what a client nobody stopped still holds, within ``shutdown_timeout_seconds`` all told; count the
@@ -591,8 +486,8 @@ class TelemetryClient:
             budget = self._settings.shutdown_timeout_seconds - self._loop_ended_after
             if not self._queue.is_empty and budget > 0:
                 anyio.run(self._send_before_exit, budget, backend=self._exit_backend)
-        self._drop_queued(DropReason.EXIT)
-        _UNSTOPPED.discard(self)
+        self._accounting.drop_queued(DropReason.EXIT)
+        _exit.forget(self)
         if self._spool is not None:
             self._spool.close()  # what it still holds waits for the next process to adopt it
 
@@ -603,33 +498,6 @@ class TelemetryClient:
             await self._stop_engine(engine, budget)
 
 
-def _flush_at_exit(client_ref: weakref.ref[TelemetryClient]) -> None:
-    client = client_ref()
-    if client is not None:
-        try:
-            client._flush_at_exit()
-        except Exception:
-            logger.exception("mosaicstack-telemetry: flush at exit failed")
-
-
-class _NotRunning:
-    """What a call routed to the core returns when no core is running."""
-
-
-_NOT_RUNNING = _NotRunning()
-
-
-class _WouldBlockTheLoopError(Exception):
-    """A blocking call made on the very loop thread the core runs on: it would wait for itself."""
-
-
-async def _flush(engine: Engine, limit: float) -> bool:
-    """A flush of ``engine`` limited to ``limit`` seconds (on its loop): whether everything got settled."""
-    with anyio.move_on_after(limit):
-        return await engine.flush()
-    return False
-
-
 def _checked_timeout(timeout: object) -> float:
     """A flush's time limit in seconds (``None``: no limit; a negative one has already passed)."""
     if timeout is None:
@@ -637,15 +505,6 @@ def _checked_timeout(timeout: object) -> float:
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or math.isnan(timeout):
         raise TypeError(f"timeout={timeout!r} must be a number of seconds or None")
     return float(timeout)
-
-
-def _is_http_url(url: object) -> bool:
-    return isinstance(url, str) and url.startswith(("http://", "https://"))
-
-
-def _field_of(problem: str) -> str:
-    """The field a ``validate()`` message is about: its first word, up to ``=`` (``"api_key is required"``)."""
-    return problem.split(" ", 1)[0].split("=", 1)[0]
 
 
 class _StartOnFirstUse(Waker):
@@ -664,31 +523,3 @@ class _StartOnFirstUse(Waker):
 
 class _Refused:
     """No event is of this class: while refusing, ``track()``'s one-test hot path always falls to the slow path."""
-
-
-class _OverflowLog:
-    """Rate-limited warning about evictions: one line per interval, with the count since the last line."""
-
-    def __init__(self, queue: EventQueue, clock: Callable[[], float]) -> None:
-        self._queue = queue
-        self._clock = clock
-        self._next_at = -math.inf
-        self._reported = 0
-
-    def maybe_log(self) -> None:
-        now = self._clock()
-        if now < self._next_at:
-            return
-        evicted = self._queue.evicted
-        new = evicted - self._reported
-        if new <= 0:
-            return
-        self._reported = evicted
-        self._next_at = now + OVERFLOW_LOG_INTERVAL
-        logger.warning(
-            "mosaicstack-telemetry: queue full (max_queue_size=%d): %d oldest events dropped "
-            "since the last report (%d in all)",
-            self._queue.max_size,
-            new,
-            evicted,
-        )

@@ -152,6 +152,27 @@ class TelemetryConfig:
         return errors
 
 
+def has_usable_server_url(config: TelemetryConfig) -> bool:
+    """Whether ``server_url`` is something events can be sent to (an http or https URL)."""
+    url: object = config.server_url
+    return isinstance(url, str) and url.startswith(("http://", "https://"))
+
+
+def problems_to_report(config: TelemetryConfig) -> list[str]:
+    """What a client warns about: :meth:`TelemetryConfig.validate`'s problems, except — in a dry run, which sends
+    nothing — server settings left empty."""
+    problems = config.validate()
+    if not config.dry_run:
+        return problems
+    unset = {name for name in ("server_url", "api_key", "instance_id") if not getattr(config, name)}
+    return [problem for problem in problems if _field_of(problem) not in unset]
+
+
+def _field_of(problem: str) -> str:
+    """The field a ``validate()`` message is about: its first word, up to ``=`` (``"api_key is required"``)."""
+    return problem.split(" ", 1)[0].split("=", 1)[0]
+
+
 def with_usable_values(config: TelemetryConfig) -> TelemetryConfig:
     """A copy of ``config`` with every unusable number — and an unusable ``spool_path`` or ``before_send`` — replaced
     by its default: what the client runs on.

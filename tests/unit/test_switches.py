@@ -18,8 +18,8 @@ from mosaicstack_telemetry import (
     TaskType,
     TelemetryClient,
     TelemetryConfig,
-    _debug,
 )
+from mosaicstack_telemetry import _log as _debug
 from tests.unit.fake_server import API_KEY, FakeServer
 from tests.unit.test_engine import assert_balanced, client_for, event
 
