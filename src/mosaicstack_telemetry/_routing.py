@@ -8,6 +8,7 @@ thread's portal, or through the loop's token from a foreign thread.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -18,7 +19,15 @@ import anyio.to_thread
 from ._engine import Engine
 from ._thread import OwnThread
 
-__all__ = ["NOT_RUNNING", "NotRunning", "WouldBlockTheLoopError", "flush_within", "on_core", "on_core_sync"]
+__all__ = [
+    "NOT_RUNNING",
+    "NotRunning",
+    "WouldBlockTheLoopError",
+    "flush_limit",
+    "flush_within",
+    "on_core",
+    "on_core_sync",
+]
 
 T = TypeVar("T")
 Method = Callable[..., Coroutine[Any, Any, T]]
@@ -59,6 +68,15 @@ def on_core_sync(engine: Engine | None, thread: OwnThread | None, method: Method
         return thread.call(call)
     result: T = anyio.from_thread.run(call, token=engine.loop.token)
     return result
+
+
+def flush_limit(timeout: object) -> float:
+    """A flush's time limit in seconds (``None``: no limit; a negative one has already passed)."""
+    if timeout is None:
+        return math.inf
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or math.isnan(timeout):
+        raise TypeError(f"timeout={timeout!r} must be a number of seconds or None")
+    return float(timeout)
 
 
 async def flush_within(engine: Engine, limit: float) -> bool:

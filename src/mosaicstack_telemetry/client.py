@@ -2,26 +2,19 @@
 
 * ``async with client`` / ``start_async()`` run the core (:class:`._engine.Engine`) as a task of its own on the
   caller's loop; ``stop_async()`` flushes and ends it within ``shutdown_timeout_seconds``.
-* ``with client`` / ``start()`` run the same core on a daemon thread the client owns (:mod:`._thread`), reached
-  from any thread (:mod:`._routing`).
-* Nobody stopped it: when the event loop ends around the core, the core flushes briefly on that loop; at interpreter
-  exit (:mod:`._exit`) what is left is sent through the client's thread, or on a fresh loop of its own on the main
-  thread, within ``shutdown_timeout_seconds`` all told; only what still cannot be sent is counted.
+* ``with client`` / ``start()`` run the same core on a daemon thread the client owns, reached from any thread.
 * ``track()`` is the same everywhere: synchronous, lock-free, never raises, never blocks.
+
+Where the core runs, how calls reach it and the flush at exit are :class:`._runner.CoreRunner`'s business.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
 import os
-import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Literal
 from uuid import UUID
 
 import anyio
@@ -30,17 +23,14 @@ import httpx
 
 from . import _exit, _fork
 from ._accounting import Accounting
-from ._backend import IDLE_WAKER, Waker, current_loop
-from ._engine import CANCELLED_FLUSH_SECONDS, Engine
 from ._hooks import run_before_send
 from ._http import http_client
 from ._log import OnceLog, OverflowLog, enable_debug_output
 from ._predictions import PredictionFetcher, checked_queries
 from ._queue import EventQueue
-from ._routing import NOT_RUNNING, WouldBlockTheLoopError, flush_within, on_core, on_core_sync
+from ._routing import WouldBlockTheLoopError, flush_limit
+from ._runner import Backend, CoreRunner
 from ._spool import Spool
-from ._thread import OwnThread
-from ._transport import PinningBackend
 from .builder import EventBuilder
 from .cache import PredictionCache
 from .config import TelemetryConfig, has_usable_server_url, problems_to_report, with_usable_values
@@ -52,7 +42,6 @@ __all__ = ["TelemetryClient"]
 
 logger = logging.getLogger("mosaicstack_telemetry")
 
-Backend = Literal["asyncio", "trio"]
 
 #: The instance id of the events a dry-run client's builder makes when ``instance_id`` is not set.
 DRY_RUN_INSTANCE_ID = UUID(int=0)
@@ -104,7 +93,6 @@ class TelemetryClient:
         """Queue, counters, cache, locks and the (absent) core: set at construction, and anew in a forked child."""
         self._pid = os.getpid()
         self._queue = EventQueue(max_size=self._settings.max_queue_size)
-        self._network = PinningBackend()  # the address each connect reached, kept across runs for the exit flush
         self._append, self._waiting = self._queue.producer_calls()
         self._max_size = self._queue.max_size
         self._accounting = Accounting(self._queue)
@@ -114,12 +102,16 @@ class TelemetryClient:
         self._predictions = PredictionFetcher(self._settings, self._cache, self._accounting)
         queue = self._queue
         self._overflow_log = OverflowLog(lambda: queue.evicted, queue.max_size, self._clock)
-        self._engine: Engine | None = None
-        self._loop_ended_after: float | None = None  # the last core's loop ended around it: its last flush took this
-        self._exit_backend: Backend = self._sync_backend
-        self._waker: Waker = IDLE_WAKER  # while stopped: nothing to wake
-        self._lifecycle = threading.Lock()  # start()/stop() from several threads
-        self._thread: OwnThread | None = None  # the sync facade's home for the core
+        self._core = CoreRunner(
+            settings=self._settings,
+            sync_backend=self._sync_backend,
+            queue=self._queue,
+            accounting=self._accounting,
+            predictions=self._predictions,
+            full_batch=self._full_batch,
+            transport=self._transport,
+            spool=self._spool,
+        )
 
     def _new_spool(self) -> Spool | None:
         """The spool (opened when the core starts), or ``None`` without ``spool_path`` or while refusing events."""
@@ -132,12 +124,13 @@ class TelemetryClient:
     def _after_fork_in_child(self) -> None:
         """Forget everything the parent owns — its loop, thread, portal, sockets, spool file and queued events (the
         parent sends those) — and keep working: a client that ran on its own thread starts a new one on first use."""
-        was_on_own_thread = self._thread is not None
+        parents = self._core
+        _exit.forget(parents)  # its thread and loop are the parent's: the child's exit must not touch them
         if self._spool is not None:
             self._spool.abandon_after_fork()
         self._fresh_state()
-        if was_on_own_thread:
-            self._waker = _StartOnFirstUse(self)
+        if parents.thread is not None:
+            self._core.start_on_first_use()
 
     def _refusal_reason(self) -> str | None:
         """Why ``track()`` must drop everything (and warn once about lesser problems), or ``None``."""
@@ -167,12 +160,13 @@ class TelemetryClient:
                 if waiting == 1 or waiting >= self._full_batch:  # a full queue is a full batch too
                     if waiting > self._max_size:
                         self._queue.evict_oldest()
-                    if not self._waker.pending:
+                    waker = self._core.waker
+                    if not waker.pending:
                         if self._pid != os.getpid():  # forked without the at-fork hook (rare): start afresh
                             self._after_fork_in_child()
                             self.track(event)
                             return
-                        self._waker.wake()
+                        waker.wake()
                     if waiting >= self._max_size:
                         self._overflow_log.maybe_log()
             else:
@@ -196,7 +190,7 @@ class TelemetryClient:
             self._queue.put(chosen)
             waiting = self._waiting()
             if waiting == 1 or waiting >= self._full_batch:
-                self._waker.wake()
+                self._core.waker.wake()
                 if waiting >= self._max_size:
                     self._overflow_log.maybe_log()
 
@@ -234,22 +228,12 @@ class TelemetryClient:
     @property
     def is_running(self) -> bool:
         """Whether the background submitter (sync or async) is active."""
-        engine = self._engine
-        return engine is not None and engine.running
+        return self._core.is_running
 
     @property
     def stats(self) -> ClientStats:
         """A snapshot of where every tracked event went: sent, rejected, dropped by reason, queued, in flight."""
         return self._accounting.snapshot()
-
-    def _live_engine(self) -> Engine | None:
-        """The running core, or ``None``; a core that ended (its loop ended around it, or it failed) is let go."""
-        engine = self._engine
-        if engine is not None and not engine.running:
-            self._engine, self._waker = None, IDLE_WAKER
-            self._loop_ended_after = engine.ended_with_loop_after
-            return None
-        return engine
 
     # -- predictions --------------------------------------------------------------------------------------------------
 
@@ -278,7 +262,7 @@ class TelemetryClient:
         wanted = checked_queries(queries)
         if not wanted or not self._can_fetch():
             return
-        if await on_core(self._live_engine(), self._thread, Engine.fetch_predictions, wanted) is NOT_RUNNING:
+        if not await self._core.fetch_predictions(wanted):
             await self._fetch_on_short_lived_http(wanted)
 
     def refresh_predictions_sync(self, queries: Iterable[PredictionQuery]) -> None:
@@ -287,12 +271,10 @@ class TelemetryClient:
         wanted = checked_queries(queries)
         if not wanted or not self._can_fetch():
             return
-        try:
-            if on_core_sync(self._live_engine(), self._thread, Engine.fetch_predictions, wanted) is not NOT_RUNNING:
-                return
-        except WouldBlockTheLoopError:
-            pass  # called (blocking) on the core's own loop thread: the core cannot serve us
-        with anyio.from_thread.start_blocking_portal(self._sync_backend) as temporary:  # a loop of our own
+        if self._core.fetch_predictions_sync(wanted):
+            return
+        # Not running, or called (blocking) on the core's own loop thread: fetch on a loop of our own.
+        with anyio.from_thread.start_blocking_portal(self._sync_backend) as temporary:
             temporary.call(self._fetch_on_short_lived_http, wanted)
 
     def _can_fetch(self) -> bool:
@@ -307,27 +289,8 @@ class TelemetryClient:
 
     async def start_async(self) -> None:
         """Start sending in the background on the running loop (asyncio or trio). No-op if disabled or running."""
-        if self._drop_reason == DropReason.DISABLED or self._live_engine() is not None:
-            return
-        engine = Engine(
-            config=self._settings,
-            queue=self._queue,
-            accounting=self._accounting,
-            predictions=self._predictions,
-            loop=current_loop(),
-            full_batch=self._full_batch,
-            transport=self._transport,
-            spool=self._spool,
-            network=self._network,
-        )
-        self._loop_ended_after = None
-        self._exit_backend = engine.loop.library  # the exit flush runs a loop of the same kind
-        started = anyio.Event()
-        engine.loop.spawn(functools.partial(engine.run, started))
-        await started.wait()
-        self._engine = engine
-        self._waker = engine.waker
-        _exit.hold_until_stopped(self)
+        if self._drop_reason != DropReason.DISABLED:
+            await self._core.start_async()
 
     async def stop_async(self) -> None:
         """Flush what is queued and stop, within ``shutdown_timeout_seconds``. Safe to call if not started.
@@ -335,38 +298,7 @@ class TelemetryClient:
         If the calling scope is being cancelled, the flush is shielded and bounded by
         ``min(shutdown_timeout_seconds, 2 s)``; what it could not send is counted dropped (reason ``cancelled``).
         """
-        engine = self._live_engine()
-        if engine is None:
-            return
-        if not engine.loop.is_current():  # it lives on our own thread (which stop() ends too), or another loop
-            await anyio.to_thread.run_sync(self.stop)
-            return
-        cancelled = anyio.current_effective_deadline() == -math.inf
-        deadline = self._settings.shutdown_timeout_seconds
-        if cancelled:
-            deadline = min(deadline, CANCELLED_FLUSH_SECONDS)
-        with anyio.CancelScope(shield=True):
-            await self._stop_engine(engine, deadline)
-        if cancelled:
-            self._accounting.drop_queued(DropReason.CANCELLED)
-
-    async def _stop_engine(self, engine: Engine, deadline: float) -> None:
-        self._waker = IDLE_WAKER
-        self._engine = None
-        _exit.forget(self)
-        in_time = await engine.stop(deadline)
-        spool = self._spool
-        spooled = 0 if spool is None else spool.waiting
-        left = self._queue.size + spooled
-        if left:
-            logger.warning(
-                "mosaicstack-telemetry: stopped%s with %d events unsent; they stay %s",
-                "" if in_time else f" after the {deadline}s deadline",
-                left,
-                "queued" if not spooled else "in the spool (sent at the next start, here or in the next process)",
-            )
-        elif spool is not None and spool.is_open:
-            await anyio.to_thread.run_sync(spool.close)  # empty: no file left behind
+        await self._core.stop_async()
 
     # OpenTelemetry's force_flush(timeout_millis) is the precedent users know: a timeout parameter, in seconds here.
     async def flush_async(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
@@ -379,7 +311,7 @@ class TelemetryClient:
 
         :raises TypeError: if ``timeout`` is not a number or ``None``.
         """
-        settled = await on_core(self._live_engine(), self._thread, flush_within, _checked_timeout(timeout))
+        settled = await self._core.flush_async(flush_limit(timeout))
         return settled if isinstance(settled, bool) else self._nothing_waiting()
 
     def _nothing_waiting(self) -> bool:
@@ -400,21 +332,8 @@ class TelemetryClient:
 
     def start(self) -> None:
         """Start sending in the background on a daemon thread this client owns. No-op if disabled or running."""
-        self._start_thread(wait=True)
-
-    def _start_thread(self, *, wait: bool) -> None:
-        if self._drop_reason == DropReason.DISABLED:
-            return
-        with self._lifecycle:
-            if self._live_engine() is not None or self._thread is not None:
-                return
-            thread = OwnThread(self._sync_backend, self.start_async, name="mosaicstack-telemetry")
-            self._thread = thread
-            try:
-                thread.launch(wait=wait)  # without waiting from track() in a forked child: never block the caller
-            except RuntimeError:
-                self._thread = None
-                raise
+        if self._drop_reason != DropReason.DISABLED:
+            self._core.start_thread(wait=True)
 
     def stop(self) -> None:
         """Flush what is queued and stop, within ``shutdown_timeout_seconds``. Safe to call if not started.
@@ -423,23 +342,7 @@ class TelemetryClient:
         :raises RuntimeError: when called on the thread of the loop the client runs on (use ``stop_async``).
         """
 
-        async def stop_there(_: Engine) -> None:
-            await self.stop_async()
-
-        with self._lifecycle:
-            thread = self._thread
-            if thread is None:
-                try:
-                    on_core_sync(self._live_engine(), None, stop_there)
-                except WouldBlockTheLoopError:
-                    raise RuntimeError(
-                        "stop() would block the event loop the client runs on; use stop_async()"
-                    ) from None
-                return
-            if thread.is_current():
-                raise RuntimeError("stop() cannot run on the client's own thread; use stop_async()")
-            thread.stop(self.stop_async, self._settings.shutdown_timeout_seconds)
-            self._thread = None
+        self._core.stop()
 
     def flush(self, timeout: float | None = None) -> bool:
         """:meth:`flush_async` for sync code, from any thread; same outcome and rules.
@@ -449,9 +352,9 @@ class TelemetryClient:
 
         :raises TypeError: if ``timeout`` is not a number or ``None``.
         """
-        limit = _checked_timeout(timeout)
+        limit = flush_limit(timeout)
         try:
-            settled = on_core_sync(self._live_engine(), self._thread, flush_within, limit)
+            settled = self._core.flush(limit)
         except WouldBlockTheLoopError:
             message = "flush() was called on the event loop the client runs on and would block it; use flush_async()"
             self._log_once("flush on the loop", logging.ERROR, message)
@@ -468,57 +371,6 @@ class TelemetryClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
-
-    # -- interpreter exit ---------------------------------------------------------------------------------------------
-
-    def _flush_at_exit(self) -> None:
-        """Send what a client nobody stopped still holds, within ``shutdown_timeout_seconds`` all told; count the
-        rest (reason ``exit``).
-
-        A client on its own thread is stopped there. One whose event loop ended around it already flushed briefly
-        on that loop; what is left goes out on a fresh loop of its own on this thread. No new thread may start at
-        exit, so no DNS lookups: connections go to the addresses already reached (or resolved at start).
-        """
-        self._network.pin()
-        if self._thread is not None:
-            self.stop()
-        elif self._live_engine() is None and self._loop_ended_after is not None and self._spool is None:
-            budget = self._settings.shutdown_timeout_seconds - self._loop_ended_after
-            if not self._queue.is_empty and budget > 0:
-                anyio.run(self._send_before_exit, budget, backend=self._exit_backend)
-        self._accounting.drop_queued(DropReason.EXIT)
-        _exit.forget(self)
-        if self._spool is not None:
-            self._spool.close()  # what it still holds waits for the next process to adopt it
-
-    async def _send_before_exit(self, budget: float) -> None:
-        await self.start_async()
-        engine = self._live_engine()
-        if engine is not None:
-            await self._stop_engine(engine, budget)
-
-
-def _checked_timeout(timeout: object) -> float:
-    """A flush's time limit in seconds (``None``: no limit; a negative one has already passed)."""
-    if timeout is None:
-        return math.inf
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or math.isnan(timeout):
-        raise TypeError(f"timeout={timeout!r} must be a number of seconds or None")
-    return float(timeout)
-
-
-class _StartOnFirstUse(Waker):
-    """The waker of a forked child's client that ran on its own thread: the first wake starts a new thread."""
-
-    def __init__(self, client: TelemetryClient) -> None:
-        self.pending = False
-        self._client = weakref.ref(client)
-
-    def wake(self) -> None:
-        self.pending = True
-        client = self._client()
-        if client is not None:
-            client._start_thread(wait=False)
 
 
 class _Refused:

@@ -177,7 +177,7 @@ def test_what_the_loops_last_flush_could_not_send_goes_out_on_a_fresh_loop_at_ex
     anyio.run(main, backend=runner)
     assert not client.is_running
     assert (4, 5, {}) == (len(server.requests), client.stats.queued, dict(client.stats.dropped))
-    client._flush_at_exit()
+    client._core._flush_at_exit()
     assert 5 == len(server.delivered)
     stats = client.stats
     assert (5, 0, {}) == (stats.sent, stats.queued, dict(stats.dropped))

@@ -209,7 +209,7 @@ def test_a_changed_process_id_alone_resets_the_client(server: ServerThread) -> N
     for event in before:
         client.track(event)
     client.flush()
-    parent_thread, parent_engine = client._thread, client._engine
+    parent_thread, parent_engine = client._core.thread, client._core.live_engine()
     assert parent_thread is not None
     parent_portal = parent_thread.portal
     assert parent_portal is not None
@@ -222,7 +222,7 @@ def test_a_changed_process_id_alone_resets_the_client(server: ServerThread) -> N
     client.stop()
 
     assert client._pid == os.getpid()
-    assert client._thread is None  # the new thread it started is stopped ...
+    assert client._core.thread is None  # the new thread it started is stopped ...
     assert parent_thread.is_alive()  # ... and the "parent's" was never touched by the reset
     assert (client.stats.tracked, client.stats.sent) == (3, 3)  # fresh counters: the child's own events
     assert_exactly_once(server, before, after)
