@@ -1,12 +1,9 @@
-"""The one place that knows which event loop is running (design.md "lifecycle").
+"""The one place that knows which event loop is running, and the waker that reaches it from any thread.
 
-Everything else is plain anyio. Two things anyio does not offer portably:
-
-* running the client's core as a task of its own on the caller's loop — not a child of the caller's task, so no
-  cancel scope is ever left on the caller's task between ``start_async()`` and ``stop_async()``: trio's
-  ``spawn_system_task``; on asyncio, a task the client keeps a reference to;
-* waking the loop from any thread without waiting for it: ``run_sync_soon`` on the loop's token (anyio ≥ 4.16),
-  ~6 µs, never blocks, safe on the loop thread too. ``from_thread.run_sync`` would block for a loop round trip.
+* :meth:`LoopHandle.spawn` runs the client's core as a task of its own on the caller's loop, not a child of the
+  caller's task: trio's ``spawn_system_task``; on asyncio, a task the handle keeps a reference to.
+* :meth:`LoopHandle.call_soon` runs a function on the loop soon, from any thread, without waiting
+  (``run_sync_soon`` on the loop's token); :class:`Waker` uses it once per batch.
 """
 
 from __future__ import annotations

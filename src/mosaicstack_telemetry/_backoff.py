@@ -1,9 +1,7 @@
 """Retry timing: exponential backoff with jitter, and the server's ``Retry-After``.
 
-The numbers are the JavaScript SDK's (1 s base, doubling, 60 s cap, jitter) and the formula is stamina's
-(``_compute_backoff``): ``min(maximum, initial * base ** (n - 1) + uniform(0, jitter))``. Re-implemented here — it is
-one line — rather than adding stamina as a runtime dependency: we need the delay itself (our sleeps must be
-cancellable by stop/flush and driven by anyio's clock), not stamina's retry loop.
+``backoff_delay(n) = min(maximum, initial * base ** (n - 1) + uniform(0, jitter))`` — 1 s, doubling, 60 s cap, up to
+1 s of jitter. ``parse_retry_after`` reads delta-seconds or an HTTP date, ignores garbage and caps the result.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ INITIAL = 1.0
 MAXIMUM = 60.0
 EXP_BASE = 2.0
 JITTER = 1.0
-#: A server's Retry-After is honoured as a minimum, up to this many seconds (design.md).
+#: A server's Retry-After is honoured as a minimum, up to this many seconds.
 RETRY_AFTER_CEILING = 600.0
 
 

@@ -1,9 +1,8 @@
 """What happens at ``fork()``: every live client resets itself in the child, and spools hold still meanwhile.
 
-* ``before``: each spool's SQLite calls are held (the one in progress finishes, no other starts), so a child is
-  never born with SQLite's internal locks held by a thread it does not have;
+* ``before``: each spool's SQLite calls are held (the one in progress finishes, no other starts);
 * ``after_in_parent``: released;
-* ``after_in_child``: released, then every client forgets what the parent owns (design.md, fork facts).
+* ``after_in_child``: released, then every client forgets what the parent owns.
 
 Clients are held weakly: the hook keeps none alive. Where ``os.register_at_fork`` does not exist (Windows, which does
 not fork) nothing is registered; ``track()``'s process-id check covers servers that fork without running hooks.

@@ -1,16 +1,14 @@
 """The client's HTTP: one ``AsyncClient`` factory, and one attempt as the event submitter and the prediction fetcher
-make it (design.md table).
+make it.
 
 * :func:`http_client` builds every ``AsyncClient`` the package uses — the running core's and the short-lived one
-  behind ``refresh_predictions`` before ``start`` — so each carries the same headers, ``request_timeout_seconds``
-  and redirect rule;
-
-* every attempt runs under an overall deadline (``anyio.fail_after``): httpx's timeouts apply per phase, and a
-  server that drips bytes would never trip them;
-* timeouts, connection errors, 408, 429 and 5xx are retryable; any other non-2xx is not (the request or the
-  config is bad); 429's ``Retry-After`` comes along as a minimum delay;
-* the failure is a :class:`AttemptError` whose message contains ``HTTP <status>`` when there is one — the text
-  ``on_error`` callbacks (and the JS SDK's users) match on.
+  behind ``refresh_predictions`` before ``start`` — with the same headers, ``request_timeout_seconds`` and
+  redirect rule;
+* :func:`post` runs each attempt under an overall deadline (``anyio.fail_after``), not only httpx's per-phase ones;
+* timeouts, connection errors, 408, 429 and 5xx are retryable; any other non-2xx is not; 429's ``Retry-After``
+  comes along as a minimum delay;
+* a failure is an :class:`AttemptError` whose message contains ``HTTP <status>`` when there is one (what
+  ``on_error`` callbacks match on).
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
-"""Random (version 4) event ids at a quarter of :func:`uuid.uuid4`'s cost.
+"""Random (version 4) event ids, cheaper than :func:`uuid.uuid4`.
 
-Every event gets a fresh id, so this sits on the path of every ``EventBuilder.build()``. ``uuid4()`` spends most of
-its ~1.5 µs in a ``getrandom`` system call and ``UUID.__init__``'s argument checks. An event id needs uniqueness,
-not unpredictability (it is sent in the clear next to the event), so the 122 random bits come from a private
-:class:`random.Random` seeded from :func:`os.urandom`:
+The 122 random bits come from a private :class:`random.Random` seeded from :func:`os.urandom` — an event id needs
+uniqueness, not unpredictability (it is sent in the clear next to the event):
 
-* private, so an application calling ``random.seed(42)`` (simulations, ML code) cannot make ids repeat across
-  processes — the server would reject the repeats as duplicates;
+* private, so an application calling ``random.seed(42)`` cannot make ids repeat across processes (the server would
+  reject the repeats as duplicates);
 * re-seeded in a forked child, which would otherwise replay its parent's sequence.
 """
 

@@ -1,9 +1,8 @@
 """Telemetry API v1 as both sides speak it: paths, headers and the prediction batch envelope, defined once.
 
-The seeds document the event batch bodies (``BatchEventRequest``/``BatchEventResponse``); the prediction batch
-envelope is ours to fix (design.md): request ``{"queries": [PredictionQuery, …]}``, response
-``{"results": [PredictionResponse, …]}`` in the same order. The client and the reference server both use these
-functions, so they cannot disagree.
+The event batch bodies are the documented ``BatchEventRequest``/``BatchEventResponse``; the prediction batch envelope
+is request ``{"queries": [PredictionQuery, …]}``, response ``{"results": [PredictionResponse, …]}`` in the same
+order. The client and the reference server both use these functions, so they cannot disagree.
 """
 
 from __future__ import annotations

@@ -1,16 +1,13 @@
 """``EventQueue``: the bounded buffer between ``track()`` and the batcher.
 
-``put`` is the only operation producers call, from any thread: a ``deque.append`` (atomic under the GIL, no lock),
-then a length test. Nothing is counted per event: the producer that takes the length past ``max_size`` evicts the
-oldest waiting event itself (``popleft``, also atomic) and counts that eviction, so ``appended`` is derived —
-``taken + evicted + waiting`` — exact at quiet points (design.md "accounting"). Each producer evicts at most one
-event per append, and only while the length is over the bound, so the queue never holds more than ``max_size``
-events plus one per producer in the middle of its ``put``.
+``put`` is the only operation producers call, from any thread; it never blocks and takes no lock. The producer whose
+append takes the queue past ``max_size`` evicts the oldest waiting event itself and counts that eviction;
+``appended`` is derived (``taken + evicted + waiting``), exact at quiet points. The queue never holds more than
+``max_size`` events plus one per producer in the middle of its ``put``.
 
-The consumer side (``drain``, ``put_back``) runs in one place at a time (the batcher) and takes a lock only against
-other consumers. Events put back after a failed send go to a separate front deque, never into the producers' deque:
-``extendleft`` on a full ``deque(maxlen=…)`` would evict the *newest* events, racing with ``put``. The queue keeps
-the newest: re-queued (older) events that do not fit are dropped and counted.
+The consumer side (``drain``, ``put_back``) runs in one place at a time and takes a lock only against other
+consumers. Events put back after a failed send wait in a front deque of their own, as far as free room allows: the
+queue keeps the newest, so re-queued (older) events that do not fit are dropped and counted.
 """
 
 from __future__ import annotations

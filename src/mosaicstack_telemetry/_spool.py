@@ -1,24 +1,13 @@
 """``Spool``: the optional on-disk copy of unsent events (``spool_path``), one locked SQLite file per process.
 
-Why SQLite in WAL mode rather than an append-only segment file of our own:
-
-* a commit is atomic, and WAL frames carry checksums: a crash or a torn last write loses at most the transaction
-  being written, and recovery is SQLite's, not a parser of ours guessing where a record ends;
-* settling deletes rows by key, in any order: a failed batch goes back while later ones are delivered, which a
-  segment file can only express with tombstones and compaction;
-* it is in the standard library, and ``sqlite3`` releases the GIL while it works.
-
-With ``synchronous=NORMAL`` a commit survives the process dying (``kill -9``, a crash, the OOM killer); only an
-operating-system crash or power loss can lose the last commits (``FULL`` would fsync every commit).
-
-Layout: ``spool_path/<pid>-<random>.spool`` (plus SQLite's ``-wal`` and ``-shm``). Its owner holds an exclusive
-``flock`` on it for as long as it lives; a file whose lock can be taken belongs to a dead process, and the next
-client to start in that directory with the same destination (server URL and instance, recorded in the file)
-*adopts* it — copies its rows into its own file in one transaction, then deletes it. Forked workers each open their
-own file, so they never share one.
+Layout: ``spool_path/<pid>-<random>.spool`` (plus SQLite's ``-wal`` and ``-shm``), in WAL mode with
+``synchronous=NORMAL``: a commit survives the process dying, not an operating-system crash. Its owner holds an
+exclusive ``flock`` on it for as long as it lives; the next client started in that directory with the same
+destination (server URL and instance, recorded in the file) adopts the files of dead processes
+(:mod:`._spool_files`). Forked workers each open their own file.
 
 Every method blocks: the engine calls them on a worker thread (:mod:`._backlog`), one at a time. The counters are
-plain ints the loop thread may read at any time.
+plain ints the loop thread may read at any time; :meth:`Spool.snapshot` reads them together.
 """
 
 from __future__ import annotations

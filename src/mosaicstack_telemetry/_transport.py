@@ -1,12 +1,9 @@
 """The HTTP transport of the core: httpx's own, except that it can still connect while the interpreter exits.
 
-At exit (``atexit`` flushing a client nobody stopped) no new thread may start, and every DNS lookup runs in a worker
-thread (asyncio's executor, trio's thread cache): connecting to ``http://localhost:8000`` would fail right when the
-last events need to go. So the network backend remembers, per ``(host, port)``, the address each successful connect
-reached (and the core resolves the host once at start, in case it never connected); once :meth:`pin` is called, it
-connects to that address instead of looking the name up. TLS still verifies the certificate against the host *name*
-(httpcore passes it separately as ``server_hostname``). During normal life nothing is pinned, so a server whose
-address changes is followed as usual.
+The network backend remembers, per ``(host, port)``, the address each successful connect reached (and
+:meth:`PinningBackend.resolve_url` looks the server up once at start); once :meth:`PinningBackend.pin` is called —
+at exit, where no thread, and so no DNS lookup, may start — it connects to that address instead of looking the name
+up. TLS still verifies the certificate against the host *name*. Until pinned, names are resolved as usual.
 """
 
 from __future__ import annotations

@@ -1,20 +1,17 @@
 """The wire format, defined once: private cattrs converters, JSON encoding and decoding.
 
 Both directions of every model go through here — the client's requests and reply parsing, the reference server's
-request parsing and replies, and the pydantic-style ``model_dump``/``model_validate`` conveniences — so the format
-cannot drift between them (design.md, "wire format").
+request parsing and replies, and the pydantic-style ``model_dump``/``model_validate`` conveniences.
 
 Two converters, built by one function (the cattrs "preconf" pattern):
 
-* ``native`` leaves :class:`~uuid.UUID`, :class:`~datetime.datetime` and the ``str`` enums as they are. It backs
-  ``model_dump(mode="python")`` and feeds orjson, which writes all three natively and far faster than a per-field
-  Python hook could (a hook per field is what makes a naive converter slower than pydantic).
-* ``json`` turns them into JSON types: canonical UUID strings, ISO 8601 timestamps with their UTC offset, enum values.
-  It backs ``model_dump(mode="json")`` and the stdlib :mod:`json` path.
+* ``native`` leaves :class:`~uuid.UUID`, :class:`~datetime.datetime` and the ``str`` enums as they are; it backs
+  ``model_dump(mode="python")`` and feeds orjson, which writes all three natively.
+* ``json`` turns them into JSON types: canonical UUID strings, ISO 8601 timestamps with their UTC offset, enum values;
+  it backs ``model_dump(mode="json")`` and the stdlib :mod:`json` path.
 
 Structuring passes every leaf through untouched: the models' own validation (:mod:`._schema`) converts and judges
-each value, so a wrong type gets the same clear message whether it came from Python code or from the network. Keys a
-model does not know are ignored (forward compatibility with newer servers).
+each value. Keys a model does not know are ignored (forward compatibility with newer servers).
 """
 
 from __future__ import annotations
