@@ -10,8 +10,9 @@ from uuid import UUID
 
 import attrs
 
+from ._converters import to_uuid
 from ._model import Model
-from ._schema import IntRange, IsUUID, ListOf, Nested, Text, rule, schema, to_uuid
+from ._schema import IntRange, IsUUID, ListOf, Nested, Text, rule, schema
 from .events import TaskCompletionEvent
 
 __all__ = ["MAX_BATCH_SIZE", "BatchEventRequest", "BatchEventResponse", "BatchEventResult"]

@@ -19,8 +19,8 @@ from uuid import UUID
 
 import attrs
 
+from ._converters import to_uuid
 from ._model import Model
-from ._schema import to_uuid
 from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
 from .events import TaskCompletionEvent
 

@@ -8,10 +8,10 @@ from uuid import UUID
 import attrs
 
 from . import _converters as convert
+from ._converters import MAX_GATES, to_uuid
 from ._ids import new_event_id
 from ._model import Model
 from ._schema import (
-    MAX_GATES,
     Bool,
     DateTime,
     EnumList,
@@ -22,7 +22,6 @@ from ._schema import (
     Text,
     rule,
     schema,
-    to_uuid,
 )
 from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
 

@@ -31,7 +31,9 @@ from mosaicstack_telemetry import (
     TaskType,
     TokenDistribution,
     ValidationError,
+    _converters,
     _model,
+    _rules,
     _schema,
     _wire,
 )
@@ -109,7 +111,7 @@ def test_gate_lists_default_to_fresh_empty_lists() -> None:
     assert [] == second.quality_gates_run
 
 
-# PACKAGE BUG (drop-in divergence from pydantic, which always builds a new list): `_schema.to_enum_list` returns the
+# PACKAGE BUG (drop-in divergence from pydantic, which always builds a new list): `_converters.to_enum_list` returns the
 # caller's own list when it already holds only members (and an empty list too), so an event shares the list it was
 # given; code that reuses one list for several events (clear + extend, then track) changes events already queued.
 # Fix: in `to_enum_list`, `return list(values)` (or `values.copy()`) on the list fast path, as the tuple path does.
@@ -259,7 +261,7 @@ def test_last_updated_is_converted_like_timestamp() -> None:
     assert UTC is metadata.last_updated.tzinfo
 
 
-# PACKAGE BUG: `_schema.to_datetime` calls `value.astimezone(UTC)` unguarded, so a timestamp whose UTC equivalent
+# PACKAGE BUG: `_converters.to_datetime` calls `value.astimezone(UTC)` unguarded, so a timestamp whose UTC equivalent
 # falls outside datetime's range (year 1 at a positive offset, year 9999 at a negative one) raises OverflowError
 # from the attrs converter, half-way through __init__ — not a ValidationError, and no other field is reported. The
 # same escapes `model_validate_json` on a reply's `last_updated`, so a bad server reply is not a ValidationError.
@@ -315,14 +317,14 @@ def test_uuid_conversion_cache_stays_bounded_and_correct() -> None:
     """Many distinct id strings all convert correctly (the string → UUID cache is bounded and cleared)."""
     ids = [UUID(int=n) for n in range(1, 600)]
     for value in ids:
-        assert value == _schema.to_uuid(str(value))
-        assert value == _schema.to_uuid(str(value))
-    assert len(_schema._UUID_CACHE) <= _schema._UUID_CACHE_LIMIT
+        assert value == _converters.to_uuid(str(value))
+        assert value == _converters.to_uuid(str(value))
+    assert len(_converters._UUID_CACHE) <= _converters._UUID_CACHE_LIMIT
 
 
 def test_schema_conversion_helpers_hand_back_what_they_cannot_convert() -> None:
     """The converters never raise: what they cannot convert comes back unchanged for the validator."""
-    schema: Any = _schema  # the helpers are typed for good input; here they get bad input on purpose
+    schema: Any = _converters  # the helpers are typed for good input; here they get bad input on purpose
     marker = object()
     assert marker is schema.to_uuid(marker)
     assert "nope" == schema.to_uuid("nope")
@@ -778,7 +780,7 @@ def test_rules_convert_on_the_slow_path() -> None:
     assert TIMESTAMP == _schema.DateTime().check("2026-02-15T12:30:45.123456Z")
     assert None is _schema.DateTime(optional=True).check(None)
     assert 3 == _schema.IntRange(0, 5).check(3.0)
-    with pytest.raises(_schema._BadValueError, match="is required"):
+    with pytest.raises(_rules.BadValueError, match="is required"):
         _schema.IntRange(0, 5).check(_schema.MISSING)
 
 

@@ -35,8 +35,7 @@ from uuid import UUID
 import attrs
 
 from .. import _wire
-from .._schema import DateTime, EnumList, FloatRange, IntRange, Rule, field_rules
-from .._schema import _short_repr as short_repr
+from .._rules import DateTime, EnumList, FloatRange, IntRange, Rule, field_rules, short_repr
 from ..errors import ValidationError
 from ..events import TaskCompletionEvent
 
