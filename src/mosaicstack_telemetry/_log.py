@@ -13,7 +13,7 @@ import math
 import sys
 import threading
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 __all__ = ["LOGGER_NAME", "OVERFLOW_LOG_INTERVAL", "OnceLog", "OverflowLog", "enable_debug_output"]
 
@@ -27,7 +27,13 @@ _lock = threading.Lock()
 _handler: logging.Handler | None = None
 
 
-class _StderrHandler(logging.StreamHandler[TextIO]):
+if TYPE_CHECKING:
+    _StreamHandler = logging.StreamHandler[TextIO]
+else:  # logging.StreamHandler is subscriptable at run time only from Python 3.11
+    _StreamHandler = logging.StreamHandler
+
+
+class _StderrHandler(_StreamHandler):
     """Writes to ``sys.stderr`` as it is at each record (tests and tools replace it), like logging's last resort."""
 
     def __init__(self) -> None:
