@@ -21,12 +21,10 @@ from ..config import ENV_API_KEY, ENV_INSTANCE_ID
 from ..server.keys import create_key, revoke_keys
 from ..server.migrations import SchemaTooNewError
 from ..server.storage import KeyRecord, SQLiteStorage
-from .options import DEFAULT_DB, EXIT_CODES_HELP, json_option
+from .options import EXIT_CODES_HELP, db_option, json_option
 from .output import Ui, emit_json, key_values
 
 __all__ = ["keys", "open_storage"]
-
-_EXISTING_DB = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def open_storage(path: Path) -> SQLiteStorage:
@@ -45,14 +43,7 @@ def keys() -> None:
 
 
 @keys.command(epilog=EXIT_CODES_HELP)
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_DB,
-    show_default=True,
-    help="The server's SQLite database (created when missing).",
-)
+@db_option()
 @click.option("--instance-id", type=click.UUID, metavar="UUID", help="The key's instance (default: a new UUID).")
 @click.option("--label", help="A note stored with the key.")
 @json_option
@@ -107,9 +98,7 @@ def _keys_table(records: list[KeyRecord]) -> Table:
 
 
 @keys.command("list", epilog=EXIT_CODES_HELP)
-@click.option(
-    "--db", "db_path", type=_EXISTING_DB, default=DEFAULT_DB, show_default=True, help="The server's SQLite database."
-)
+@db_option(must_exist=True)
 @json_option
 @click.pass_obj
 def list_(ui: Ui, *, db_path: Path, as_json: bool) -> None:
@@ -129,9 +118,7 @@ def list_(ui: Ui, *, db_path: Path, as_json: bool) -> None:
 
 @keys.command(epilog=EXIT_CODES_HELP)
 @click.argument("selector")
-@click.option(
-    "--db", "db_path", type=_EXISTING_DB, default=DEFAULT_DB, show_default=True, help="The server's SQLite database."
-)
+@db_option(must_exist=True)
 @json_option
 @click.pass_obj
 def revoke(ui: Ui, *, selector: str, db_path: Path, as_json: bool) -> None:

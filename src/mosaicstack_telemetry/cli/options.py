@@ -12,6 +12,7 @@ command's ``--help``:
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -52,6 +53,18 @@ json_option = click.option(
     is_flag=True,
     help="Print the result as one JSON document on stdout (and nothing else there).",
 )
+
+
+def db_option(*, must_exist: bool = False) -> Callable[[_F], _F]:
+    """``--db FILE``: the reference server's SQLite database; created when missing unless ``must_exist``."""
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(exists=must_exist, dir_okay=False, path_type=Path),
+        default=DEFAULT_DB,
+        show_default=True,
+        help="The server's SQLite database" + ("." if must_exist else " (created when missing)."),
+    )
 
 
 def server_options(function: _F) -> _F:

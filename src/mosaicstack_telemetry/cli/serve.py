@@ -33,9 +33,10 @@ from ..config import ENV_API_KEY, ENV_INSTANCE_ID, ENV_SERVER_URL
 from ..server.accesslog import redact_access_log
 from ..server.app import create_app
 from ..server.keys import ApiKey, create_key, hash_key, is_well_formed
+from ..server.predictions import PREDICTION_MAX_AGE_SECONDS
 from ..server.storage import SQLiteStorage
 from .keys import open_storage
-from .options import DEFAULT_DB, EXIT_CODES_HELP, json_option
+from .options import EXIT_CODES_HELP, db_option, json_option
 from .output import Ui, emit_json, key_values
 
 __all__ = ["serve"]
@@ -129,14 +130,7 @@ def _until_stopped() -> Iterator[None]:
     help="Interface to listen on (0.0.0.0: every interface: other machines can connect).",
 )
 @click.option("--port", type=click.IntRange(0, 65_535), default=8000, show_default=True, help="0: a free port.")
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_DB,
-    show_default=True,
-    help="SQLite database file (created when missing).",
-)
+@db_option()
 @click.option(
     "--api-key",
     callback=_check_key,
@@ -150,6 +144,14 @@ def _until_stopped() -> Iterator[None]:
     help="Read the key to announce from this file (as --api-key, but out of sight of ps).",
 )
 @click.option("--instance-id", type=click.UUID, metavar="UUID", help="Instance of a new key (default: a new UUID).")
+@click.option(
+    "--prediction-max-age",
+    type=click.FloatRange(min=0),
+    default=PREDICTION_MAX_AGE_SECONDS,
+    show_default=True,
+    metavar="SECONDS",
+    help="Predictions may come from summaries this old although events arrived since (0: always exact).",
+)
 @json_option
 @click.pass_obj
 def serve(
@@ -161,6 +163,7 @@ def serve(
     api_key: str | None,
     api_key_file: Path | None,
     instance_id: UUID | None,
+    prediction_max_age: float,
     as_json: bool,
 ) -> None:
     """Run the reference server in the foreground until Ctrl-C.
@@ -181,7 +184,7 @@ def serve(
         try:
             url = _url(host, sock.getsockname()[1])
             _announce(ui, url, issued, reused, storage, as_json=as_json)
-            app = create_app(storage)
+            app = create_app(storage, prediction_max_age_seconds=prediction_max_age)
             redact_access_log()
             config = uvicorn.Config(
                 app,
