@@ -25,8 +25,8 @@ from tests.llm import payloads
 
 from mosaicstack_telemetry import TelemetryClient, TelemetryConfig
 from mosaicstack_telemetry.llm import instrument, wrap_stream
-from mosaicstack_telemetry.llm.instrument import options, settle
-from mosaicstack_telemetry.llm.recorder import CallRecord
+from mosaicstack_telemetry.llm.recorder import CallRecord, Options, recording
+from mosaicstack_telemetry.llm.settle import settle
 
 CHUNKS = 1_000
 ARGS: dict[str, Any] = {
@@ -70,10 +70,12 @@ def main() -> None:
     bare_call, wrapped_call = calls["bare"], calls["wrapped"]
 
     message = anthropic.types.Message.model_validate(payloads.anthropic_message())
-    shared = options(sink)
+    shared = Options(telemetry=sink)
 
-    def instrumentation_only() -> None:
-        settle(CallRecord(shared, request=ARGS), message)
+    def instrumentation_only() -> None:  # what a wrapped create() does around the SDK's own call
+        with recording(CallRecord(shared, request=ARGS)) as record:
+            pass
+        settle(record, message)
 
     isolated_call = median_seconds(instrumentation_only, number=2_000)
 

@@ -14,7 +14,7 @@ delays the caller's call. See ``docs/llm.md`` for the guide: the usage meaning (
 from __future__ import annotations
 
 from .clients import instrument
-from .instrument import LlmCall, llm_call, result_of, track_llm, wrap_async_stream, wrap_stream
+from .entry_points import LlmCall, llm_call, result_of, track_llm, wrap_async_stream, wrap_stream
 from .price_table import AS_OF, PRICES, SOURCES
 from .pricing import Cost, CostStatus, ModelPrice, Pricer, Tier, model_candidates
 from .recorder import CallResult

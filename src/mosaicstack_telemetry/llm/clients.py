@@ -12,7 +12,7 @@ The SDKs' ``with_raw_response`` variants of these methods call the patched ones,
 response is returned as is and reported: :mod:`.raw`).
 
 For an OpenAI Chat stream the caller did not ask usage for, ``stream_options={"include_usage": True}`` is added
-(otherwise the stream carries no usage at all, T4) and the extra usage-only chunk it brings is consumed, so code
+(otherwise the stream carries no usage at all) and the extra usage-only chunk it brings is consumed, so code
 written for the plain stream keeps working; ``include_usage=False`` turns that off (such streams then report no
 event: their usage is unknown). ``client.with_options(...)`` returns a new, uninstrumented client.
 """
@@ -25,12 +25,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..enums import Harness, Outcome
-from .instrument import options, settle
 from .managers import AsyncHelperStreamManager, HelperStreamManager, adopt
 from .providers import provider_of_client
 from .raw import is_raw, report_raw, report_raw_async, streamed_raw
-from .recorder import CallRecord, Options, Telemetry
-from .streams import InstrumentedAsyncStream, InstrumentedStream, failure_outcome
+from .recorder import CallRecord, Options, Telemetry, recording
+from .settle import settle
+from .streams import InstrumentedAsyncStream, InstrumentedStream
 
 __all__ = ["instrument"]
 
@@ -56,7 +56,7 @@ def instrument(
     """
     if getattr(client, _MARK, False):
         return client
-    shared = options(telemetry, harness=harness, **{"provider": provider_of_client(client), **settings})
+    shared = Options(telemetry=telemetry, harness=harness, **{"provider": provider_of_client(client), **settings})
     targets = _targets(client)
     if not targets:
         raise TypeError(f"instrument() supports anthropic, openai and ollama clients, not {type(client).__name__}")
@@ -119,14 +119,8 @@ def _wrap(original: Callable[..., Any], shared: Options, *, kind: str, include_u
         return record, kwargs, streaming, consume
 
     async def awaited(pending: Awaitable[Any], record: CallRecord, streaming: bool, consume: bool) -> Any:
-        try:
+        with recording(record):
             result = await pending
-        except Exception as error:
-            record.finish(None, outcome=failure_outcome(error))
-            raise
-        except BaseException:
-            record.cancelled()
-            raise
         if is_raw(result):
             wrap = functools.partial(_stream, record=record, consume=consume)
             return await report_raw_async(result, record, streaming, wrap)
@@ -144,14 +138,8 @@ def _wrap(original: Callable[..., Any], shared: Options, *, kind: str, include_u
     @functools.wraps(original)
     def call(*args: Any, **kwargs: Any) -> Any:
         record, kwargs, streaming, consume = begin(kwargs)
-        try:
+        with recording(record):
             result = original(*args, **kwargs)
-        except Exception as error:
-            record.finish(None, outcome=failure_outcome(error))
-            raise
-        except BaseException:
-            record.cancelled()
-            raise
         if inspect.isawaitable(result):  # an async method that is not a coroutine function (a decorated one)
             return awaited(result, record, streaming, consume)
         return outcome_of(result, record, streaming, consume)

@@ -2,7 +2,7 @@
 
 * anthropic ``messages.stream()``: the helper accumulates usage itself; its snapshot is read when the block exits.
   Until the final ``message_delta`` (which sets ``stop_reason``) the snapshot's output count is ``message_start``'s
-  placeholder, so the output is unknown (T11).
+  placeholder, so the output is unknown.
 * openai ``responses.stream()`` and ``chat.completions.stream()``: each helper makes its request through the
   resource's ``create(stream=True)``, which :func:`~mosaicstack_telemetry.llm.instrument` already wraps; the wrapper
   here only *collects* the instrumented stream that call returns (:func:`adopt`) and ends it when the block exits,
@@ -20,8 +20,8 @@ from typing import Any, TypeAlias
 import attrs
 
 from ..enums import Outcome
-from .recorder import CallRecord, CallResult
-from .streams import InstrumentedAsyncStream, InstrumentedStream, failure_outcome
+from .recorder import CallRecord, CallResult, failure_outcome, recording
+from .streams import InstrumentedAsyncStream, InstrumentedStream
 from .usage import normalize_usage
 
 __all__ = [
@@ -65,9 +65,7 @@ def _finish_from_snapshot(record: CallRecord, stream: Any, exc: BaseException | 
     record.finish(usage, outcome=outcome, model=getattr(snapshot, "model", None), incomplete=not complete)
 
 
-class MessageStreamManager:
-    """Wraps anthropic's ``MessageStreamManager``: ``with`` yields the SDK's own ``MessageStream``, untouched."""
-
+class _Snapshotting:
     __slots__ = ("_manager", "_record", "_stream")
 
     def __init__(self, manager: Any, record: CallRecord) -> None:
@@ -79,12 +77,15 @@ class MessageStreamManager:
     def result(self) -> CallResult | None:
         return self._record.result
 
+
+class MessageStreamManager(_Snapshotting):
+    """Wraps anthropic's ``MessageStreamManager``: ``with`` yields the SDK's own ``MessageStream``, untouched."""
+
+    __slots__ = ()
+
     def __enter__(self) -> Any:
-        try:
+        with recording(self._record):
             self._stream = self._manager.__enter__()
-        except Exception as error:
-            self._record.finish(None, outcome=failure_outcome(error))
-            raise
         return self._stream
 
     def __exit__(
@@ -96,26 +97,14 @@ class MessageStreamManager:
             _finish_from_snapshot(self._record, self._stream, exc)
 
 
-class AsyncMessageStreamManager:
+class AsyncMessageStreamManager(_Snapshotting):
     """Wraps anthropic's ``AsyncMessageStreamManager`` (``async with``), like :class:`MessageStreamManager`."""
 
-    __slots__ = ("_manager", "_record", "_stream")
-
-    def __init__(self, manager: Any, record: CallRecord) -> None:
-        self._manager = manager
-        self._record = record
-        self._stream: Any = None
-
-    @property
-    def result(self) -> CallResult | None:
-        return self._record.result
+    __slots__ = ()
 
     async def __aenter__(self) -> Any:
-        try:
+        with recording(self._record):
             self._stream = await self._manager.__aenter__()
-        except Exception as error:
-            self._record.finish(None, outcome=failure_outcome(error))
-            raise
         return self._stream
 
     async def __aexit__(

@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..enums import Outcome
-from .instrument import settle
 from .recorder import CallRecord
+from .settle import settle
 
 __all__ = ["is_raw", "report_raw", "report_raw_async", "streamed_raw"]
 

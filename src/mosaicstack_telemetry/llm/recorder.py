@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import Any, Protocol
 
 import attrs
@@ -29,7 +30,7 @@ from .stats import COUNTERS, SkipReason
 from .task_types import current_hint, infer_task_type
 from .usage import UNKNOWN, Usage
 
-__all__ = ["CallRecord", "CallResult", "Options", "Telemetry"]
+__all__ = ["CallRecord", "CallResult", "Options", "Telemetry", "failure_outcome", "recording"]
 
 logger = logging.getLogger("mosaicstack_telemetry.llm")
 
@@ -254,6 +255,40 @@ class CallRecord:
             prompt = system_prompt(self._request) if self._request else None
             task_type = infer_task_type(embeddings=self.embeddings, system_prompt=prompt)
         return task_type, complexity
+
+
+def failure_outcome(error: BaseException) -> Outcome:
+    """``timeout`` for a timeout (the SDKs' ``APITimeoutError``, ``TimeoutError``), else ``failure``."""
+    if isinstance(error, TimeoutError) or "Timeout" in type(error).__name__:
+        return Outcome.TIMEOUT
+    return Outcome.FAILURE
+
+
+def recording(record: CallRecord) -> _Recording:
+    """A context manager around the call itself: if the call raises, ``record`` ends (an ``Exception`` as a
+    ``failure`` or ``timeout`` with unknown usage, anything else as :meth:`~CallRecord.cancelled`) and the exception
+    propagates unchanged. On a normal exit the record stays open for what the call returned."""
+    return _Recording(record)
+
+
+class _Recording:
+    __slots__ = ("_record",)
+
+    def __init__(self, record: CallRecord) -> None:
+        self._record = record
+
+    def __enter__(self) -> CallRecord:
+        return self._record
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if exc is None:
+            return
+        if isinstance(exc, Exception):
+            self._record.finish(None, outcome=failure_outcome(exc))
+        else:
+            self._record.cancelled()
 
 
 class _Clamp:

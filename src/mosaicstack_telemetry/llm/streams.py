@@ -14,19 +14,12 @@ from typing import Any, Generic, TypeVar
 
 from ..enums import Outcome
 from .observers import Observer, observer_for
-from .recorder import CallRecord, CallResult
+from .recorder import CallRecord, CallResult, failure_outcome
 from .usage import normalize_usage
 
-__all__ = ["InstrumentedAsyncStream", "InstrumentedStream", "failure_outcome"]
+__all__ = ["InstrumentedAsyncStream", "InstrumentedStream"]
 
 T = TypeVar("T")
-
-
-def failure_outcome(error: BaseException) -> Outcome:
-    """``timeout`` for a timeout (the SDKs' ``APITimeoutError``, ``TimeoutError``), else ``failure``."""
-    if isinstance(error, TimeoutError) or "Timeout" in type(error).__name__:
-        return Outcome.TIMEOUT
-    return Outcome.FAILURE
 
 
 class _Base:

@@ -1,21 +1,20 @@
 """Entry points around code you write: a context manager, a decorator (sync and async) and stream wrappers.
 
 Each times the call, reads its usage, prices it and ``track()``s one event through the telemetry client. None of
-them raises into the caller's code or waits on anything: the work after the call is a few microseconds of
-arithmetic and a ``track()`` (which only appends to a queue). An exception from the call is recorded (outcome
-``failure``, or ``timeout``) and re-raised unchanged.
+them raises into the caller's code or waits on anything. An exception from the call is recorded (outcome ``failure``,
+or ``timeout``) and re-raised unchanged. Settings are validated where they are written (a bad enum value raises
+``ValueError`` when :func:`llm_call`, :func:`track_llm` or a stream wrapper is called), never during a call.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar
 
 from ..enums import Complexity, Harness, Outcome, Provider, TaskType
-from ._access import get
 from .managers import (
     AsyncHelperStreamManager,
     AsyncMessageStreamManager,
@@ -23,74 +22,16 @@ from .managers import (
     MessageStreamManager,
 )
 from .pricing import Pricer
-from .providers import provider_of_response
-from .recorder import CallRecord, CallResult, Options, Telemetry
-from .streams import InstrumentedAsyncStream, InstrumentedStream, failure_outcome
+from .recorder import CallRecord, CallResult, Options, Telemetry, failure_outcome, recording
+from .settle import settle
+from .streams import InstrumentedAsyncStream, InstrumentedStream
 from .usage import Usage, normalize_usage
 
 __all__ = ["LlmCall", "llm_call", "result_of", "track_llm", "wrap_async_stream", "wrap_stream"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 T = TypeVar("T")
-
-
-def options(
-    telemetry: Telemetry,
-    *,
-    model: str | None = None,
-    provider: Provider | str | None = None,
-    task_type: TaskType | str | None = None,
-    complexity: Complexity | str | None = None,
-    harness: Harness | str = Harness.API_DIRECT,
-    pricer: Pricer | None = None,
-    language: str | None = None,
-    estimated_input_tokens: int = 0,
-    estimated_output_tokens: int = 0,
-    on_result: Callable[[CallResult], object] | None = None,
-) -> Options:
-    """Validated settings (a bad enum value raises ``ValueError`` here, where it is written, not during a call)."""
-    return Options(
-        telemetry=telemetry,
-        model=model,
-        provider=provider,
-        task_type=task_type,
-        complexity=complexity,
-        harness=harness,
-        pricer=pricer,
-        language=language,
-        estimated_input_tokens=estimated_input_tokens,
-        estimated_output_tokens=estimated_output_tokens,
-        on_result=on_result,
-    )
-
-
-def settle(record: CallRecord, result: Any) -> Any:
-    """After a call returned: wrap a stream, or report a response. Returns what the caller gets. Never raises."""
-    try:
-        if _is_response(result):
-            record.finish(
-                normalize_usage(result),
-                outcome=Outcome.SUCCESS,
-                model=get(result, "model"),
-                provider=provider_of_response(result),
-            )
-        elif type(result).__name__ == "AsyncMessageStreamManager":
-            return AsyncMessageStreamManager(result, record)
-        elif type(result).__name__ == "MessageStreamManager":
-            return MessageStreamManager(result, record)
-        elif hasattr(result, "__aiter__"):
-            return InstrumentedAsyncStream(result, record)
-        elif hasattr(result, "__next__"):
-            return InstrumentedStream(result, record)
-        else:
-            record.finish(normalize_usage(result), outcome=Outcome.SUCCESS, model=get(result, "model"))
-    except Exception:
-        record.finish(None, outcome=Outcome.SUCCESS)
-    return result
-
-
-def _is_response(result: Any) -> bool:
-    return isinstance(result, Mapping) or get(result, "usage") is not None or provider_of_response(result) is not None
 
 
 class LlmCall:
@@ -192,8 +133,8 @@ def llm_call(
     :param estimated_input_tokens: your pre-call estimate (``estimated_*`` fields; the cost estimate is priced too).
     :param on_result: called with the :class:`CallResult` once reported (its exceptions are logged, never raised).
     """
-    settings = options(
-        telemetry,
+    settings = Options(
+        telemetry=telemetry,
         model=model,
         provider=provider,
         task_type=task_type,
@@ -208,7 +149,7 @@ def llm_call(
     return LlmCall(CallRecord(settings, request=request, embeddings=embeddings))
 
 
-def track_llm(telemetry: Telemetry, **settings: Any) -> Callable[[F], F]:
+def track_llm(telemetry: Telemetry, **settings: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a function (sync or ``async``) that makes one LLM call and returns its response or stream.
 
     A response is reported when the function returns; a stream (iterator, async iterator, Anthropic's
@@ -217,40 +158,26 @@ def track_llm(telemetry: Telemetry, **settings: Any) -> Callable[[F], F]:
     (but ``request``/``embeddings``: pass ``embeddings`` here for an embeddings function).
     """
     embeddings = bool(settings.pop("embeddings", False))
-    shared = options(telemetry, **settings)
+    shared = Options(telemetry=telemetry, **settings)
 
-    def decorate(func: F) -> F:
+    def decorate(func: Callable[P, Any]) -> Callable[P, Any]:
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                record = CallRecord(shared, request=kwargs, embeddings=embeddings)
-                try:
-                    result = await cast(Callable[..., Awaitable[Any]], func)(*args, **kwargs)
-                except Exception as error:
-                    record.finish(None, outcome=failure_outcome(error))
-                    raise
-                except BaseException:
-                    record.cancelled()
-                    raise
+            async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
+                with recording(CallRecord(shared, request=kwargs, embeddings=embeddings)) as record:
+                    result = await func(*args, **kwargs)
                 return settle(record, result)
 
-            return cast(F, run_async)
+            return run_async
 
         @functools.wraps(func)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            record = CallRecord(shared, request=kwargs, embeddings=embeddings)
-            try:
+        def run(*args: P.args, **kwargs: P.kwargs) -> Any:
+            with recording(CallRecord(shared, request=kwargs, embeddings=embeddings)) as record:
                 result = func(*args, **kwargs)
-            except Exception as error:
-                record.finish(None, outcome=failure_outcome(error))
-                raise
-            except BaseException:
-                record.cancelled()
-                raise
             return settle(record, result)
 
-        return cast(F, run)
+        return run
 
     return decorate
 
@@ -261,20 +188,22 @@ def wrap_stream(stream: Any, telemetry: Telemetry, **settings: Any) -> Instrumen
     Pass ``include_usage_injected=True`` only if *you* added OpenAI's ``stream_options={"include_usage": True}`` for
     the instrumentation's sake and your code does not expect the extra usage chunk: it is then consumed here.
     """
-    consume = bool(settings.pop("include_usage_injected", False))
-    request = settings.pop("request", None)
-    embeddings = bool(settings.pop("embeddings", False))
-    record = CallRecord(options(telemetry, **settings), request=request, embeddings=embeddings)
+    record, consume = _stream_record(telemetry, settings)
     return InstrumentedStream(stream, record, consume_usage_chunk=consume)
 
 
 def wrap_async_stream(stream: Any, telemetry: Telemetry, **settings: Any) -> InstrumentedAsyncStream[Any]:
     """:func:`wrap_stream` for an async stream."""
+    record, consume = _stream_record(telemetry, settings)
+    return InstrumentedAsyncStream(stream, record, consume_usage_chunk=consume)
+
+
+def _stream_record(telemetry: Telemetry, settings: dict[str, Any]) -> tuple[CallRecord, bool]:
+    """The record for a stream wrapper, and whether it consumes an injected usage chunk."""
     consume = bool(settings.pop("include_usage_injected", False))
     request = settings.pop("request", None)
     embeddings = bool(settings.pop("embeddings", False))
-    record = CallRecord(options(telemetry, **settings), request=request, embeddings=embeddings)
-    return InstrumentedAsyncStream(stream, record, consume_usage_chunk=consume)
+    return CallRecord(Options(telemetry=telemetry, **settings), request=request, embeddings=embeddings), consume
 
 
 def result_of(wrapped: object) -> CallResult | None:
