@@ -24,7 +24,7 @@ OLLAMA_HOST = "http://127.0.0.1:11434"
 
 # -- Anthropic ---------------------------------------------------------------------------------------------------------
 
-#: T1: 19 uncached input tokens beside 1,000 written to and 38,000 read from the cache: 39,019 input tokens in all.
+#: 19 uncached input tokens beside 1,000 written to and 38,000 read from the cache: 39,019 input tokens in all.
 ANTHROPIC_USAGE: dict[str, Any] = {
     "input_tokens": 19,
     "cache_creation_input_tokens": 1_000,
@@ -61,7 +61,7 @@ def sse(events: Iterable[tuple[str | None, Any]]) -> bytes:
 
 def anthropic_events(*, deltas: int = 12, final: bool = True, error: bool = False) -> list[tuple[str, Any]]:
     """A streamed message: ``message_start`` (input and cache counts, preliminary output 1), ``deltas`` text deltas,
-    then a cumulative ``message_delta`` that repeats the input and cache counts (T3), twice, and ``message_stop``."""
+    then a cumulative ``message_delta`` that repeats the input and cache counts, twice, and ``message_stop``."""
     start_usage = {
         key: ANTHROPIC_USAGE[key]
         for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation")
@@ -105,7 +105,7 @@ def anthropic_events(*, deltas: int = 12, final: bool = True, error: bool = Fals
 
 # -- OpenAI ------------------------------------------------------------------------------------------------------------
 
-#: T2: cached and cache-written tokens are inside prompt_tokens; T5: reasoning inside completion_tokens.
+#: cached and cache-written tokens are inside prompt_tokens; reasoning inside completion_tokens.
 OPENAI_USAGE: dict[str, Any] = {
     "prompt_tokens": 2_000,
     "completion_tokens": 300,
@@ -128,7 +128,7 @@ def chat_completion(usage: dict[str, Any] | None = None, model: str = "gpt-4o-mi
 
 def chat_chunks(*, include_usage: bool, deltas: int = 12, error: bool = False) -> list[tuple[None, Any]]:
     """A Chat Completions stream; with ``include_usage`` every chunk has ``usage: null`` and an extra last chunk
-    with ``choices: []`` carries the usage (T4)."""
+    with ``choices: []`` carries the usage."""
     base = {
         "id": "chatcmpl-1",
         "object": "chat.completion.chunk",
@@ -185,7 +185,7 @@ RESPONSES_TEXT = "tok "
 
 def responses_events(*, final: str | None = "response.completed", deltas: int = 12) -> list[tuple[str, Any]]:
     """A Responses stream as the API sends it: ``response.created``, one message output item with one text part
-    (added, ``deltas`` text deltas, done), then ``final`` with the usage (T7) — complete enough for the SDK's own
+    (added, ``deltas`` text deltas, done), then ``final`` with the usage — complete enough for the SDK's own
     ``responses.stream()`` accumulator."""
     item_id = "msg_1"
     part = {"type": "output_text", "text": "", "annotations": []}
@@ -240,7 +240,7 @@ def ollama_chat(
             prompt_eval_duration=50_000_000,
             eval_duration=900_000_000,
         )
-        if prompt_eval_count is not None:  # T6: absent when the prompt was cached
+        if prompt_eval_count is not None:  # absent when the prompt was cached
             body["prompt_eval_count"] = prompt_eval_count
         if eval_count is not None:
             body["eval_count"] = eval_count

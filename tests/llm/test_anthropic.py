@@ -77,8 +77,8 @@ def test_genai_prices_fallback_keeps_the_1h_cache_write_split(telemetry: FakeTel
     )
 
 
-def test_t3_stream_usage_is_cumulative(telemetry: FakeTelemetry) -> None:
-    """T3: each message_delta repeats the cumulative counts (input and cache too): overwritten, never summed."""
+def test_stream_usage_is_cumulative_not_summed(telemetry: FakeTelemetry) -> None:
+    """Each message_delta repeats the cumulative counts (input and cache too): overwritten, never summed."""
     client = instrument(payloads.anthropic_client(reply), telemetry)
 
     chunks = list(client.messages.create(**ARGS, stream=True))
@@ -87,8 +87,8 @@ def test_t3_stream_usage_is_cumulative(telemetry: FakeTelemetry) -> None:
     assert FULL == fields(telemetry.event)
 
 
-def test_t11_early_break_sends_no_event(telemetry: FakeTelemetry) -> None:
-    """T11: broken off before the final message_delta, the output is unknown (message_start's output_tokens is a
+def test_early_break_before_the_final_delta_sends_no_event(telemetry: FakeTelemetry) -> None:
+    """Broken off before the final message_delta, the output is unknown (message_start's output_tokens is a
     placeholder of 1): no event, counted usage_unknown; the result still shows the input message_start gave."""
     client = instrument(payloads.anthropic_client(reply), telemetry)
 
@@ -247,7 +247,7 @@ SDK_GENERATOR_WARNINGS = pytest.mark.filterwarnings(
 
 @SDK_GENERATOR_WARNINGS
 async def test_async_stream_early_break_and_helper(telemetry: FakeTelemetry) -> None:
-    """T11, async: a stream broken off early and a helper left early send nothing (counted); a helper read to the
+    """Async: a stream broken off early and a helper left early send nothing (counted); a helper read to the
     end sends its event."""
     client = instrument(payloads.async_anthropic_client(reply), telemetry)
 

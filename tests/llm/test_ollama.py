@@ -87,8 +87,8 @@ def test_stream(telemetry: FakeTelemetry) -> None:
     assert expected(**{**LOCAL, "task_type": "debugging"}) == fields(telemetry.event)
 
 
-def test_t6_missing_prompt_count_sends_no_event(telemetry: FakeTelemetry) -> None:
-    """T6: Ollama left out prompt_eval_count (a cached prompt): the input is unknown, so no event is sent — a zero
+def test_missing_prompt_count_sends_no_event(telemetry: FakeTelemetry) -> None:
+    """Ollama left out prompt_eval_count (a cached prompt): the input is unknown, so no event is sent — a zero
     would drag the predictions down — and the call is counted usage_unknown."""
     client = instrument(payloads.ollama_client(Server(final=payloads.ollama_chat(prompt_eval_count=None))), telemetry)
 
@@ -99,7 +99,7 @@ def test_t6_missing_prompt_count_sends_no_event(telemetry: FakeTelemetry) -> Non
     assert {SkipReason.USAGE_UNKNOWN: 2} == dict(stats().skipped)
 
 
-def test_t11_early_break_before_done(telemetry: FakeTelemetry) -> None:
+def test_early_break_before_done(telemetry: FakeTelemetry) -> None:
     client = instrument(payloads.ollama_client(Server()), telemetry)
 
     stream = client.chat(model=payloads.OLLAMA_MODEL, messages=MESSAGES, stream=True)

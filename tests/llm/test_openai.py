@@ -73,8 +73,8 @@ def test_chat_completion(telemetry: FakeTelemetry) -> None:
     assert expected(**{**CHAT, "task_type": "testing"}) == fields(telemetry.event)
 
 
-def test_t4_usage_is_requested_and_its_chunk_consumed(telemetry: FakeTelemetry) -> None:
-    """T4: without stream_options a Chat stream has no usage. The instrumentation asks for it, and consumes the
+def test_stream_usage_is_requested_and_its_chunk_consumed(telemetry: FakeTelemetry) -> None:
+    """Without stream_options a Chat stream has no usage. The instrumentation asks for it, and consumes the
     extra chunk with empty choices it brings, so the caller's ``chunk.choices[0]`` keeps working."""
     server = Server()
     client = instrument(payloads.openai_client(server), telemetry)
@@ -89,7 +89,7 @@ def test_t4_usage_is_requested_and_its_chunk_consumed(telemetry: FakeTelemetry) 
     assert expected(**{**CHAT, "task_type": "testing"}) == fields(telemetry.event)
 
 
-def test_t4_caller_asked_for_usage_gets_the_usage_chunk(telemetry: FakeTelemetry) -> None:
+def test_caller_asked_for_usage_gets_the_usage_chunk(telemetry: FakeTelemetry) -> None:
     client = instrument(payloads.openai_client(Server()), telemetry)
 
     chunks = list(
@@ -104,7 +104,7 @@ def test_t4_caller_asked_for_usage_gets_the_usage_chunk(telemetry: FakeTelemetry
     assert 2_000 == telemetry.event.actual_input_tokens
 
 
-def test_t4_opt_out_leaves_the_request_alone_and_reports_nothing(telemetry: FakeTelemetry) -> None:
+def test_include_usage_opt_out_leaves_the_request_alone_and_reports_nothing(telemetry: FakeTelemetry) -> None:
     """include_usage=False: the request is sent as written; the stream has no usage, so no event (counted)."""
     server = Server()
     client = instrument(payloads.openai_client(server), telemetry, include_usage=False)
@@ -116,8 +116,8 @@ def test_t4_opt_out_leaves_the_request_alone_and_reports_nothing(telemetry: Fake
     assert {SkipReason.USAGE_UNKNOWN: 1} == dict(stats().skipped)
 
 
-def test_t11_early_break_before_the_usage_chunk(telemetry: FakeTelemetry) -> None:
-    """T11: broken off before the usage chunk: the counts are unknown, so no event — counted, and the stream's
+def test_early_break_before_the_usage_chunk(telemetry: FakeTelemetry) -> None:
+    """Broken off before the usage chunk: the counts are unknown, so no event — counted, and the stream's
     result says why."""
     client = instrument(payloads.openai_client(Server()), telemetry)
 
@@ -171,8 +171,8 @@ def test_responses(telemetry: FakeTelemetry) -> None:
 
 
 @pytest.mark.parametrize(("final", "outcome"), [("response.incomplete", "partial"), ("response.failed", "failure")])
-def test_t7_responses_stream_final_events(telemetry: FakeTelemetry, final: str, outcome: str) -> None:
-    """T7: usage comes only with response.completed / incomplete / failed, which also give the outcome."""
+def test_responses_stream_final_events(telemetry: FakeTelemetry, final: str, outcome: str) -> None:
+    """Usage comes only with response.completed / incomplete / failed, which also give the outcome."""
 
     def reply(request: httpx2.Request) -> httpx2.Response:
         return payloads.sse_response(payloads.sse(payloads.responses_events(final=final)))
@@ -196,8 +196,8 @@ def test_responses_stream_cut_short(telemetry: FakeTelemetry) -> None:
     assert 1 == stats().skipped[SkipReason.USAGE_UNKNOWN]
 
 
-def test_t8_embeddings(telemetry: FakeTelemetry) -> None:
-    """T8: embeddings usage has no completion count: output is 0, and the call is reported (as planning)."""
+def test_embeddings(telemetry: FakeTelemetry) -> None:
+    """Embeddings usage has no completion count: output is 0, and the call is reported (as planning)."""
     client = instrument(payloads.openai_client(Server()), telemetry)
 
     client.embeddings.create(model="text-embedding-3-small", input="hello")

@@ -60,13 +60,13 @@ def test_packaging_is_removed_then_matched_exactly(model: str, key: str) -> None
         "mistral-large-latest",
     ],
 )
-def test_t9_no_prefix_matching(model: str) -> None:
-    """T9: a name that merely starts like a known model is not priced as it (gpt-4o-mini is not gpt-4o, a new
+def test_no_prefix_matching(model: str) -> None:
+    """A name that merely starts like a known model is not priced as it (gpt-4o-mini is not gpt-4o, a new
     variant is not the old one)."""
     assert Pricer(use_genai_prices=False).lookup(model) is None
 
 
-def test_t9_gpt_4o_mini_is_not_priced_as_gpt_4o() -> None:
+def test_gpt_4o_mini_is_not_priced_as_gpt_4o() -> None:
     pricer = Pricer(use_genai_prices=False)
 
     mini = pricer.price("gpt-4o-mini", ONE_M)
@@ -75,8 +75,8 @@ def test_t9_gpt_4o_mini_is_not_priced_as_gpt_4o() -> None:
     assert (750_000, 12_500_000) == (mini.micros, full.micros)
 
 
-def test_t10_unknown_model_is_unpriced_warned_once_and_counted(caplog: pytest.LogCaptureFixture) -> None:
-    """T10: an unknown model costs 0 *and says so*: status unpriced, one warning per model, counted by model."""
+def test_unknown_model_is_unpriced_warned_once_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    """An unknown model costs 0 *and says so*: status unpriced, one warning per model, counted by model."""
     model = f"acme-coder-{uuid.uuid4().hex[:8]}"  # warned about once per process: a name no other test uses
     pricer = Pricer(use_genai_prices=False)
     with caplog.at_level(logging.WARNING, "mosaicstack_telemetry.llm"):
@@ -89,7 +89,7 @@ def test_t10_unknown_model_is_unpriced_warned_once_and_counted(caplog: pytest.Lo
 
 
 def test_cache_subsets_are_charged_once_at_their_rates() -> None:
-    """input − cache_read − cache_write at the base rate; reads, 5-minute and 1-hour writes at theirs (T1, T2)."""
+    """input − cache_read − cache_write at the base rate; reads, 5-minute and 1-hour writes at theirs."""
     usage = Usage(
         input_tokens=39_019,
         output_tokens=250,
@@ -159,7 +159,7 @@ def test_provider_reported_cost_wins_and_local_is_free() -> None:
 )
 def test_genai_prices_fallback_on_exact_match_only(block_network: None) -> None:
     """The prices extra prices models the table lacks — but only when genai-prices names that exact model; its
-    prefix matches (a made-up variant priced as the real model) are refused (T9)."""
+    prefix matches (a made-up variant priced as the real model) are refused."""
     pricer = Pricer()
 
     exact = pricer.price("gpt-4.1-nano", ONE_M)

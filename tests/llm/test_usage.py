@@ -13,8 +13,8 @@ from mosaicstack_telemetry.llm import Usage, normalize_usage
 from . import payloads
 
 
-def test_t1_anthropic_cache_tokens_are_added_to_input() -> None:
-    """T1: Anthropic reports cache reads and writes beside input_tokens: the input total is 19 + 1,000 + 38,000,
+def test_anthropic_cache_tokens_are_added_to_input() -> None:
+    """Anthropic reports cache reads and writes beside input_tokens: the input total is 19 + 1,000 + 38,000,
     and the cache counts are carried as subsets (the pricer charges them once, at their own rates)."""
     message = anthropic.types.Message.model_validate(payloads.anthropic_message())
 
@@ -33,8 +33,8 @@ def test_t1_anthropic_cache_tokens_are_added_to_input() -> None:
     )
 
 
-def test_t2_openai_cached_tokens_are_inside_prompt_tokens() -> None:
-    """T2: OpenAI's cached_tokens and cache_write_tokens are already inside prompt_tokens: not added again."""
+def test_openai_cached_tokens_are_inside_prompt_tokens() -> None:
+    """OpenAI's cached_tokens and cache_write_tokens are already inside prompt_tokens: not added again."""
     completion = openai.types.chat.ChatCompletion.model_validate(payloads.chat_completion())
 
     usage = normalize_usage(completion)
@@ -43,8 +43,8 @@ def test_t2_openai_cached_tokens_are_inside_prompt_tokens() -> None:
     assert (1_500, 200) == (usage.cache_read_tokens, usage.cache_write_tokens)
 
 
-def test_t5_reasoning_tokens_are_a_subset_of_output() -> None:
-    """T5: reasoning/thinking tokens are part of the output total, carried beside it, never added to it."""
+def test_reasoning_tokens_are_a_subset_of_output() -> None:
+    """Reasoning/thinking tokens are part of the output total, carried beside it, never added to it."""
     chat = normalize_usage(openai.types.chat.ChatCompletion.model_validate(payloads.chat_completion()))
     claude = normalize_usage(payloads.anthropic_message())
     responses = normalize_usage(openai.types.responses.Response.model_validate(payloads.response_object()))
@@ -54,8 +54,8 @@ def test_t5_reasoning_tokens_are_a_subset_of_output() -> None:
     assert (700, 500) == (responses.output_tokens, responses.reasoning_tokens)
 
 
-def test_t6_ollama_missing_prompt_count_is_unknown_not_zero() -> None:
-    """T6: Ollama omits prompt_eval_count for a cached prompt: the input is unknown (None), never 0."""
+def test_ollama_missing_prompt_count_is_unknown_not_zero() -> None:
+    """Ollama omits prompt_eval_count for a cached prompt: the input is unknown (None), never 0."""
     response = ollama.ChatResponse.model_validate(payloads.ollama_chat(prompt_eval_count=None))
 
     usage = normalize_usage(response)
@@ -71,8 +71,8 @@ def test_ollama_counts() -> None:
     assert Usage(input_tokens=26, output_tokens=12) == usage
 
 
-def test_t7_responses_shape_is_read_by_shape() -> None:
-    """T7: the Responses API's input_tokens include cached tokens (like Chat's prompt_tokens), unlike Anthropic's
+def test_responses_usage_is_read_by_its_shape() -> None:
+    """The Responses API's input_tokens include cached tokens (like Chat's prompt_tokens), unlike Anthropic's
     input_tokens of the same name: the details objects tell the shapes apart."""
     response = openai.types.responses.Response.model_validate(payloads.response_object())
 
@@ -81,8 +81,8 @@ def test_t7_responses_shape_is_read_by_shape() -> None:
     assert Usage(input_tokens=5_000, output_tokens=700, cache_read_tokens=4_000, reasoning_tokens=500) == usage
 
 
-def test_t8_embeddings_have_a_known_zero_output() -> None:
-    """T8: OpenAI embeddings usage has only prompt_tokens/total_tokens; Ollama's EmbedResponse only
+def test_embeddings_have_a_known_zero_output() -> None:
+    """OpenAI embeddings usage has only prompt_tokens/total_tokens; Ollama's EmbedResponse only
     prompt_eval_count. Output is a known 0."""
     openai_embedding = openai.types.CreateEmbeddingResponse.model_validate(payloads.EMBEDDING_RESPONSE)
     ollama_embedding = ollama.EmbedResponse.model_validate(

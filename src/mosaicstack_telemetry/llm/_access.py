@@ -17,8 +17,8 @@ def get(obj: Any, name: str) -> Any:
     """``obj.name`` or ``obj[name]``; ``None`` when absent (or when ``obj`` is ``None``).
 
     A pydantic model keeps its fields in ``__dict__`` and its extra fields (OpenRouter's ``usage.cost``) in
-    ``__pydantic_extra__``: both are read directly, because a missing name sent through ``getattr`` costs a raised
-    and caught ``AttributeError`` (microseconds, on the per-call path).
+    ``__pydantic_extra__``: both are read directly, so that a missing name costs no raised and caught
+    ``AttributeError``.
     """
     if type(obj) is dict:
         return obj.get(name)

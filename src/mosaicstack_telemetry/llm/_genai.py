@@ -2,7 +2,7 @@
 
 genai-prices matches by prefix (``claude-sonnet-4-5-madeup-variant`` would be priced as Sonnet 4.5): its answer is
 accepted only when the model it picked *is* the name asked for (its id, or one of its exact ``equals`` names), else
-the call stays unpriced (T9). It is imported lazily (it brings pydantic) and used with its bundled data only: this
+the call stays unpriced. It is imported lazily (it brings pydantic) and used with its bundled data only: this
 module never starts its price updater, so nothing touches the network.
 """
 

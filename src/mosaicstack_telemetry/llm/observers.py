@@ -6,12 +6,12 @@ protocol a stream speaks (:func:`observer_for`), by shape:
 
 * Anthropic raw events (``type`` ``message_start``/``message_delta``/…): ``message_start`` carries the input and
   cache counts and a placeholder output count (ignored), each ``message_delta`` a *cumulative* usage: every non-null
-  field overwrites, nothing is summed (T3). Ended before a ``message_delta``, the output is unknown (T11).
-* OpenAI Chat chunks (``choices``): usage only on an extra last chunk whose ``choices`` is empty (T4). When the
+  field overwrites, nothing is summed. Ended before a ``message_delta``, the output is unknown.
+* OpenAI Chat chunks (``choices``): usage only on an extra last chunk whose ``choices`` is empty. When the
   instrumentation asked for it itself (``include_usage`` injected), that chunk is consumed, not passed on: the
   caller's ``chunk.choices[0]`` keeps working.
 * OpenAI Responses events (``type`` ``response.*``): usage only on ``response.completed`` / ``incomplete`` /
-  ``failed`` (T7).
+  ``failed``.
 * Ollama chunks (``done``): the counts are on the ``done=True`` chunk.
 """
 
@@ -73,7 +73,7 @@ class AnthropicObserver(Observer):
         return False
 
     def _merge(self, usage: Any, names: tuple[str, ...] = _ANTHROPIC_FIELDS) -> None:
-        """Overwrite every field this report carries: the counts are cumulative (T3)."""
+        """Overwrite every field this report carries: the counts are cumulative."""
         counts = self._counts
         for name in names:
             value = get(usage, name)

@@ -1,7 +1,7 @@
 """The built-in price table: a few current models per provider, in microdollars per million tokens.
 
 Keep it small and exact: a model missing here is reported *unpriced* (and warned about once), which is better than a
-plausible wrong price (T9, T10). Users add or correct entries with :class:`~mosaicstack_telemetry.llm.Pricer`
+plausible wrong price. Users add or correct entries with :class:`~mosaicstack_telemetry.llm.Pricer`
 overrides; the ``prices`` extra adds ``genai-prices`` as a fallback for models not listed.
 
 Every figure is USD per million tokens × 1,000,000 (so ``$0.075 / Mtok`` is ``75_000``): integers, no float drift.

@@ -1,6 +1,6 @@
 """Cost of a call in integer microdollars: strict model matching, overrides first, rounded once.
 
-Matching (:func:`model_candidates`) never guesses by prefix — ``gpt-4o-mini`` is never priced as ``gpt-4o`` (T9). A
+Matching (:func:`model_candidates`) never guesses by prefix — ``gpt-4o-mini`` is never priced as ``gpt-4o``. A
 name is lower-cased, then tried as given and with only *packaging* removed: a provider or path prefix
 (``openai/``, ``anthropic/``, Vertex's ``…/models/``), a Bedrock form (``us.anthropic.…-v1:0``), Vertex's ``@…``, an
 Ollama ``:latest``, Claude's dotted versions as spelled by OpenRouter (``claude-sonnet-4.5``), and finally a date
@@ -226,7 +226,7 @@ _warned_lock = threading.Lock()
 
 
 def _warn_unpriced(model: str) -> None:
-    """Log once per model name (T10: an unpriced model must not look like a free one), and count it."""
+    """Log once per model name (an unpriced model must not look like a free one), and count it."""
     COUNTERS.unpriced(model)
     with _warned_lock:
         if model in _warned or len(_warned) >= 1024:

@@ -5,7 +5,7 @@ Order, first answer wins:
 1. the ``task_type`` argument of the call's entry point (``llm_call``, ``track_llm``, ``wrap_stream``, ``instrument``);
 2. :func:`task_hint`, a context variable set around a block of calls (it follows ``await`` and tasks started inside
    the block, on asyncio and trio alike);
-3. an embeddings call → :data:`EMBEDDINGS_TASK_TYPE` (retrieval feeds planning: the seed's "brain queries");
+3. an embeddings call → :data:`EMBEDDINGS_TASK_TYPE` (retrieval feeds planning);
 4. the system prompt (Anthropic ``system``, an OpenAI ``system``/``developer`` message, Responses ``instructions``,
    Ollama's system message or ``system``) against :data:`KEYWORDS`, in its order;
 5. ``unknown``.

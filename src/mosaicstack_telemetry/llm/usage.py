@@ -1,16 +1,16 @@
 """One meaning for token usage, whatever the provider called it.
 
 * ``input_tokens``: every token billed as input, **cached included**. Anthropic reports its cache buckets *beside*
-  ``input_tokens`` (they are added: T1); OpenAI reports cached tokens *inside* ``prompt_tokens`` (taken unchanged:
-  T2). This is what OpenTelemetry's ``gen_ai.usage.input_tokens`` means too.
-* ``output_tokens``: every token billed as output, **reasoning/thinking included** (taken unchanged: T5).
+  ``input_tokens`` (they are added); OpenAI reports cached tokens *inside* ``prompt_tokens`` (taken unchanged).
+  This is what OpenTelemetry's ``gen_ai.usage.input_tokens`` means too.
+* ``output_tokens``: every token billed as output, **reasoning/thinking included** (taken unchanged).
 * ``cache_read_tokens``, ``cache_write_tokens`` (of which ``cache_write_1h_tokens`` at the 1-hour rate) are
   subsets of ``input_tokens``; ``reasoning_tokens`` is a subset of ``output_tokens``. The pricer charges
   ``input − cache_read − cache_write`` at the base rate and the subsets at their own rates: nothing twice.
-* A count the provider did not send is ``None`` (unknown), never 0 (T6). Embeddings have a known output of 0 (T8).
+* A count the provider did not send is ``None`` (unknown), never 0. Embeddings have a known output of 0.
 * ``cost_usd_micros``: a cost the provider reported itself (OpenRouter's ``usage.cost``), which wins over any table.
 
-:func:`normalize_usage` dispatches on the object's *shape*, not on who sent it (T7): an OpenAI-compatible server
+:func:`normalize_usage` dispatches on the object's *shape*, not on who sent it: an OpenAI-compatible server
 answering in the Chat Completions shape is read as such.
 """
 
@@ -84,7 +84,7 @@ def _is_usage_itself(obj: Any) -> bool:
 
 
 def _anthropic(usage: Any) -> Usage:
-    """Anthropic: cache creation and cache reads are *beside* ``input_tokens``, so the total adds them (T1)."""
+    """Anthropic: cache creation and cache reads are *beside* ``input_tokens``, so the total adds them."""
     base = get_int(usage, "input_tokens")
     cache_write = get_int(usage, "cache_creation_input_tokens") or 0
     cache_read = get_int(usage, "cache_read_input_tokens") or 0
@@ -103,8 +103,8 @@ def _anthropic(usage: Any) -> Usage:
 
 
 def _openai_chat(usage: Any) -> Usage:
-    """OpenAI Chat Completions and embeddings: cached tokens are *inside* ``prompt_tokens`` (T2); embeddings have no
-    ``completion_tokens`` and produce no output tokens (T8)."""
+    """OpenAI Chat Completions and embeddings: cached tokens are *inside* ``prompt_tokens``; embeddings have no
+    ``completion_tokens`` and produce no output tokens."""
     prompt_details = get(usage, "prompt_tokens_details")
     completion_details = get(usage, "completion_tokens_details")
     output = get_int(usage, "completion_tokens")
@@ -121,7 +121,7 @@ def _openai_chat(usage: Any) -> Usage:
 
 
 def _openai_responses(usage: Any) -> Usage:
-    """OpenAI Responses: ``input_tokens`` includes cached tokens, like Chat's ``prompt_tokens`` (T7)."""
+    """OpenAI Responses: ``input_tokens`` includes cached tokens, like Chat's ``prompt_tokens``."""
     input_details = get(usage, "input_tokens_details")
     output_details = get(usage, "output_tokens_details")
     return Usage(
@@ -136,7 +136,7 @@ def _openai_responses(usage: Any) -> Usage:
 
 def _ollama(response: Any) -> Usage:
     """Ollama: counts ride on the response (or the ``done`` chunk). An absent ``prompt_eval_count`` — a cached
-    prompt — is unknown, not 0 (T6). An embed response has no output."""
+    prompt — is unknown, not 0. An embed response has no output."""
     if get(response, "embeddings") is not None:
         return Usage(input_tokens=get_int(response, "prompt_eval_count"), output_tokens=0)
     return Usage(
