@@ -65,11 +65,49 @@ def _finish_from_snapshot(record: CallRecord, stream: Any, exc: BaseException | 
     record.finish(usage, outcome=outcome, model=getattr(snapshot, "model", None), incomplete=not complete)
 
 
-class _Snapshotting:
-    __slots__ = ("_manager", "_record", "_stream")
+class _Wrapper:
+    """Wraps an SDK stream manager; :meth:`_end` reports the call once the SDK's manager has exited."""
+
+    __slots__ = ("_manager",)
+
+    def __init__(self, manager: Any) -> None:
+        self._manager = manager
+
+    def _end(self, exc: BaseException | None) -> None:
+        raise NotImplementedError
+
+
+class _Exits(_Wrapper):
+    __slots__ = ()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> Any:
+        try:
+            return self._manager.__exit__(exc_type, exc, traceback)
+        finally:
+            self._end(exc)
+
+
+class _AsyncExits(_Wrapper):
+    __slots__ = ()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> Any:
+        try:
+            return await self._manager.__aexit__(exc_type, exc, traceback)
+        finally:
+            self._end(exc)
+
+
+class _Snapshotting(_Wrapper):
+    """Anthropic's managers: one record, reported from the helper's own snapshot."""
+
+    __slots__ = ("_record", "_stream")
 
     def __init__(self, manager: Any, record: CallRecord) -> None:
-        self._manager = manager
+        super().__init__(manager)
         self._record = record
         self._stream: Any = None
 
@@ -77,8 +115,11 @@ class _Snapshotting:
     def result(self) -> CallResult | None:
         return self._record.result
 
+    def _end(self, exc: BaseException | None) -> None:
+        _finish_from_snapshot(self._record, self._stream, exc)
 
-class MessageStreamManager(_Snapshotting):
+
+class MessageStreamManager(_Snapshotting, _Exits):
     """Wraps anthropic's ``MessageStreamManager``: ``with`` yields the SDK's own ``MessageStream``, untouched."""
 
     __slots__ = ()
@@ -88,16 +129,8 @@ class MessageStreamManager(_Snapshotting):
             self._stream = self._manager.__enter__()
         return self._stream
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> Any:
-        try:
-            return self._manager.__exit__(exc_type, exc, traceback)
-        finally:
-            _finish_from_snapshot(self._record, self._stream, exc)
 
-
-class AsyncMessageStreamManager(_Snapshotting):
+class AsyncMessageStreamManager(_Snapshotting, _AsyncExits):
     """Wraps anthropic's ``AsyncMessageStreamManager`` (``async with``), like :class:`MessageStreamManager`."""
 
     __slots__ = ()
@@ -107,20 +140,14 @@ class AsyncMessageStreamManager(_Snapshotting):
             self._stream = await self._manager.__aenter__()
         return self._stream
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> Any:
-        try:
-            return await self._manager.__aexit__(exc_type, exc, traceback)
-        finally:
-            _finish_from_snapshot(self._record, self._stream, exc)
 
+class _Collecting(_Wrapper):
+    """OpenAI's helpers: the instrumented streams their request made, ended when the block exits."""
 
-class _Collecting:
-    __slots__ = ("_manager", "_streams")
+    __slots__ = ("_streams",)
 
     def __init__(self, manager: Any) -> None:
-        self._manager = manager
+        super().__init__(manager)
         self._streams: list[Instrumented] = []
 
     @property
@@ -136,7 +163,7 @@ class _Collecting:
         return getattr(self._manager, name)
 
 
-class HelperStreamManager(_Collecting):
+class HelperStreamManager(_Collecting, _Exits):
     """Wraps openai's ``ResponseStreamManager`` / ``ChatCompletionStreamManager``: ``with`` yields the SDK's own
     stream helper, untouched."""
 
@@ -149,16 +176,8 @@ class HelperStreamManager(_Collecting):
         finally:
             _COLLECTED.reset(token)
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> Any:
-        try:
-            return self._manager.__exit__(exc_type, exc, traceback)
-        finally:
-            self._end(exc)
 
-
-class AsyncHelperStreamManager(_Collecting):
+class AsyncHelperStreamManager(_Collecting, _AsyncExits):
     """Wraps openai's ``AsyncResponseStreamManager`` / ``AsyncChatCompletionStreamManager`` (``async with``), like
     :class:`HelperStreamManager`."""
 
@@ -170,11 +189,3 @@ class AsyncHelperStreamManager(_Collecting):
             return await self._manager.__aenter__()
         finally:
             _COLLECTED.reset(token)
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> Any:
-        try:
-            return await self._manager.__aexit__(exc_type, exc, traceback)
-        finally:
-            self._end(exc)
