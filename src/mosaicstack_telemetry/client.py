@@ -157,23 +157,31 @@ class TelemetryClient:
             if event.__class__ is self._accepted:
                 self._append(event)
                 waiting = self._waiting()
-                if waiting == 1 or waiting >= self._full_batch:  # a full queue is a full batch too
-                    if waiting > self._max_size:
-                        self._queue.evict_oldest()
-                    waker = self._core.waker
-                    if not waker.pending:
-                        if self._pid != os.getpid():  # forked without the at-fork hook (rare): start afresh
-                            self._after_fork_in_child()
-                            self.track(event)
-                            return
-                        waker.wake()
-                    if waiting >= self._max_size:
-                        self._overflow_log.maybe_log()
+                # A full queue is a full batch too; once a wake is pending, only a full queue needs more.
+                if (waiting == 1 or waiting >= self._full_batch) and (
+                    waiting >= self._max_size or not self._core.waker.pending
+                ):
+                    self._wake_or_evict(event, waiting)
             else:
                 self._track_slowly(event)
         except Exception:  # track() must never raise into the caller
             self._drop(DropReason.INTERNAL_ERROR)
             logger.exception("mosaicstack-telemetry: track() failed; event dropped")
+
+    def _wake_or_evict(self, event: TaskCompletionEvent, waiting: int) -> None:
+        """``track()`` has just queued ``event`` and left ``waiting`` events: wake the core (once per batch), and
+        evict the oldest event if the queue went past its bound."""
+        if waiting > self._max_size:
+            self._queue.evict_oldest()
+        waker = self._core.waker
+        if not waker.pending:
+            if self._pid != os.getpid():  # forked without the at-fork hook (rare): start afresh
+                self._after_fork_in_child()
+                self.track(event)
+                return
+            waker.wake()
+        if waiting >= self._max_size:
+            self._overflow_log.maybe_log()
 
     def _track_slowly(self, event: object) -> None:
         """The rare cases: refused (disabled, unusable config), not an event, a subclass of one, or a ``before_send``
