@@ -13,10 +13,15 @@ Run: ``nox -s bench`` or ``python benchmarks/bench_server.py [SCENARIO ...]`` (d
   there — what "not loading every row" avoids.
 * **Stall**: ``GET /healthz`` every 10 ms from a prober process, idle (the baseline) and while four processes (at
   lower priority) post ~1 MiB bodies whose gate list holds ~520k entries, back to back. Target: p95 ≤ 50 ms.
+* **Mixed**: 100k events in 4 dense combinations; a load-generator process (lower priority) runs 2 writers posting
+  1-event batches back to back, alone (the baseline) then with 16 readers each sending a 100-query prediction
+  request every 200 ms (open loop). Targets: event POST p99 ≤ max(3× its idle p99, 25 ms), prediction p99 ≤ 1 s.
+  The server runs with the ``serve`` default freshness bound; prediction latency is also shown inside the server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import multiprocessing
 import os
@@ -41,7 +46,14 @@ from mosaicstack_telemetry._protocol import (
     decode_prediction_response,
     encode_prediction_request,
 )
-from mosaicstack_telemetry.server import FALLBACK_LEVELS, HEALTH_PATH, MAX_BODY_BYTES, SQLiteStorage, nearest_rank
+from mosaicstack_telemetry.server import (
+    FALLBACK_LEVELS,
+    HEALTH_PATH,
+    MAX_BODY_BYTES,
+    PREDICTION_MAX_AGE_SECONDS,
+    SQLiteStorage,
+    nearest_rank,
+)
 from mosaicstack_telemetry.server.runner import ServerThread, run_in_thread
 
 INGEST_BATCHES = 300
@@ -405,7 +417,184 @@ def bench_stall(directory: Path) -> None:
     )
 
 
-SCENARIOS = {"ingest": bench_ingest, "predictions": bench_predictions, "stall": bench_stall}
+# -- mixed: predictions must not starve ingestion --------------------------------------------------------------------
+
+MIXED_EVENTS = 100_000
+MIXED_WRITERS = 2
+MIXED_READERS = 16
+MIXED_READER_INTERVAL = 0.2
+MIXED_QUERIES_PER_REQUEST = 100
+MIXED_IDLE_SECONDS = 4.0
+MIXED_LOAD_SECONDS = 12.0
+#: The four dense combinations every stored event belongs to.
+DENSE = [
+    ("implementation", "claude-sonnet-4-5", "anthropic", "medium"),
+    ("implementation", "gpt-5", "openai", "high"),
+    ("debugging", "claude-sonnet-4-5", "anthropic", "low"),
+    ("testing", "gemini-2.5-pro", "google", "medium"),
+]
+
+
+def dense_event(rng: random.Random, instance_id: str) -> dict[str, Any]:
+    task_type, model, provider, complexity = rng.choice(DENSE)
+    fields = event_fields(rng, instance_id)
+    fields.update(task_type=task_type, model=model, provider=provider, complexity=complexity)
+    return fields
+
+
+def mixed_queries(rng: random.Random) -> bytes:
+    """100 queries: the dense combinations exactly, and variants that fall back to them (other complexities)."""
+    queries = []
+    for _ in range(MIXED_QUERIES_PER_REQUEST):
+        task_type, model, provider, complexity = rng.choice(DENSE)
+        if rng.random() < 0.3:
+            complexity = rng.choice(COMPLEXITIES)
+        queries.append({"task_type": task_type, "model": model, "provider": provider, "complexity": complexity})
+    return _wire.dumps({"queries": queries})
+
+
+def _mixed_load(url: str, api_key: str, instance_id: str, *, go: Any, stop: Any, reply: Connection) -> None:
+    """The load generator, one process at lower priority, one asyncio loop: 2 writers post 1-event batches back to
+    back from the start; once ``go`` is set, 16 readers each send a 100-query request every 200 ms (open loop: on
+    schedule, whatever the replies' latency, at most 8 in flight per reader), until ``stop``. Bodies are built
+    beforehand, so the generator spends its CPU on sending. Sends the latencies: writes before and after ``go``,
+    predictions."""
+    _lower_priority()
+    rng = random.Random(6)
+    event_bodies = [
+        _wire.dumps({"events": [TaskCompletionEvent(**dense_event(rng, instance_id))]}) for _ in range(30_000)
+    ]
+    query_bodies = [mixed_queries(rng) for _ in range(64)]
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    results: dict[str, list[float]] = {"idle": [], "loaded": [], "predictions": []}
+
+    async def writer(http: httpx.AsyncClient, bodies: list[bytes]) -> None:
+        for body in bodies:
+            if stop.is_set():
+                return
+            phase = "loaded" if go.is_set() else "idle"
+            started = time.perf_counter()
+            (await http.post(EVENTS_PATH, content=body)).raise_for_status()
+            results[phase].append(time.perf_counter() - started)
+
+    async def predict(http: httpx.AsyncClient, body: bytes) -> None:
+        started = time.perf_counter()
+        (await http.post(PREDICTIONS_PATH, content=body)).raise_for_status()
+        results["predictions"].append(time.perf_counter() - started)
+
+    async def reader(http: httpx.AsyncClient, index: int) -> None:
+        in_flight: set[asyncio.Task[None]] = set()
+        await asyncio.sleep(index * MIXED_READER_INTERVAL / MIXED_READERS)  # spread the readers out
+        next_at = time.perf_counter()
+        while not stop.is_set():
+            if len(in_flight) < 8:
+                task = asyncio.ensure_future(predict(http, query_bodies[(index + len(results["predictions"])) % 64]))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            next_at += MIXED_READER_INTERVAL
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        if in_flight:
+            await asyncio.gather(*in_flight)
+
+    async def main() -> None:
+        limits = httpx.Limits(max_connections=MIXED_READERS * 8)
+        async with (
+            httpx.AsyncClient(base_url=url, headers=headers, timeout=120.0) as first,
+            httpx.AsyncClient(base_url=url, headers=headers, timeout=120.0) as second,
+            httpx.AsyncClient(base_url=url, headers=headers, timeout=120.0, limits=limits) as readers,
+        ):
+            half = len(event_bodies) // 2
+            writers = [
+                asyncio.ensure_future(writer(first, event_bodies[:half])),
+                asyncio.ensure_future(writer(second, event_bodies[half:])),
+            ]
+            await asyncio.to_thread(go.wait)
+            await asyncio.gather(*(reader(readers, index) for index in range(MIXED_READERS)), *writers)
+
+    asyncio.run(main())
+    reply.send(results)
+
+
+class _ServerSideTimes:
+    """ASGI wrapper recording, per path, the time from the request reaching the app to its last byte sent (what
+    the server itself takes, without the load generator's own delays)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.times: dict[str, list[float]] = {}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        started = time.perf_counter()
+        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            self.times.setdefault(scope["path"], []).append(time.perf_counter() - started)
+
+
+def _p50_p99(samples: Sequence[float]) -> str:
+    return f"{ms(statistics.median(samples))} / {ms(percentile(samples, 99))}" if samples else "none finished"
+
+
+def bench_mixed(directory: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    with SQLiteStorage(directory / "mixed.sqlite3") as storage:
+        rng = random.Random(5)
+        now = datetime.now(timezone.utc)
+        instance = "12345678-1234-1234-1234-123456789abc"
+        for _ in range(MIXED_EVENTS // 1_000):
+            storage.insert_events([TaskCompletionEvent(**dense_event(rng, instance)) for _ in range(1_000)], now)
+        server = ServerThread(storage=storage, prediction_max_age_seconds=PREDICTION_MAX_AGE_SECONDS)
+        timing = _ServerSideTimes(server.app)
+        server.app = timing  # type: ignore[assignment]  # still an ASGI app
+        with server:
+            go, stop = context.Event(), context.Event()
+            receiving, sending = context.Pipe(duplex=False)
+            load = context.Process(
+                target=_mixed_load,
+                args=(server.url, server.api_key, str(server.instance_id)),
+                kwargs={"go": go, "stop": stop, "reply": sending},
+            )
+            load.start()
+            while not timing.times.get(EVENTS_PATH):  # the generator has built its bodies and is writing
+                time.sleep(0.05)
+            time.sleep(MIXED_IDLE_SECONDS)
+            go.set()
+            time.sleep(MIXED_LOAD_SECONDS)
+            server_side = timing.times.get(PREDICTIONS_PATH, [])[:]
+            stop.set()
+            phases: dict[str, list[float]] = receiving.recv()
+            load.join(60)
+    predictions = phases["predictions"]
+    idle, loaded = phases["idle"], phases["loaded"]
+    p99_idle = percentile(idle, 99)
+    target = max(3 * p99_idle, 0.025)
+    print_table(
+        f"Mixed: {MIXED_EVENTS:,} events in 4 combinations; {MIXED_WRITERS} writers post 1-event batches back to"
+        f" back; then {MIXED_READERS} readers each send {MIXED_QUERIES_PER_REQUEST}"
+        f" queries every {MIXED_READER_INTERVAL * 1e3:.0f} ms for {MIXED_LOAD_SECONDS:.0f} s (the generator: one"
+        " process, lower priority). p50 / p99 (count)",
+        [
+            ("event POST, writers alone (baseline)", f"{ms(statistics.median(idle))} / {ms(p99_idle)}", f"{len(idle)}"),
+            (
+                f"event POST with the readers (target p99 ≤ {ms(target)})",
+                f"{ms(statistics.median(loaded))} / {ms(percentile(loaded, 99))}",
+                f"{percentile(loaded, 99) / p99_idle:.2f}× p99 ({len(loaded)})",
+            ),
+            (
+                "prediction POST, 100 queries (target p99 ≤ 1 s)",
+                _p50_p99(predictions),
+                f"({len(predictions)}; {len(predictions) / MIXED_LOAD_SECONDS:.0f}/s of"
+                f" {MIXED_READERS / MIXED_READER_INTERVAL:.0f}/s scheduled)",
+            ),
+            (
+                "  the same, inside the server (app entry to last byte)",
+                _p50_p99(server_side),
+                f"({len(server_side)})",
+            ),
+        ],
+    )
+
+
+SCENARIOS = {"ingest": bench_ingest, "predictions": bench_predictions, "stall": bench_stall, "mixed": bench_mixed}
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import uvicorn
 
 from mosaicstack_telemetry.cli import serve as serve_module
 from mosaicstack_telemetry.cli.workload import simulate
+from mosaicstack_telemetry.server import PREDICTION_MAX_AGE_SECONDS, create_app
 from mosaicstack_telemetry.server.storage import SQLiteStorage
 
 from ._support import DEADLINE, clean_env, command, invoke, parse_json, run_cli
@@ -258,3 +259,21 @@ def test_a_revoked_key_is_not_announced(tmp_path: Path, monkeypatch: pytest.Monk
     again = invoke("serve", "--port", "0", "--db", str(db), "--api-key", announced["api_key"])
     assert 2 == again.exit_code
     assert "this key is revoked" in again.stderr
+
+
+def test_prediction_max_age(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--prediction-max-age reaches the app (default: the documented bound); a negative one is a usage error."""
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    seen: list[float] = []
+    real = create_app
+
+    def spy(storage: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["prediction_max_age_seconds"])
+        return real(storage, **kwargs)
+
+    monkeypatch.setattr(serve_module, "create_app", spy)
+    db = str(tmp_path / "server.db")
+    assert 0 == invoke("serve", "--port", "0", "--db", db).exit_code
+    assert 0 == invoke("serve", "--port", "0", "--db", db, "--prediction-max-age", "0").exit_code
+    assert [PREDICTION_MAX_AGE_SECONDS, 0.0] == seen
+    assert 2 == invoke("serve", "--db", db, "--prediction-max-age", "-1").exit_code

@@ -39,6 +39,7 @@ from .predictions import (
     HIGH_CONFIDENCE_SAMPLES,
     MEDIUM_CONFIDENCE_SAMPLES,
     MIN_SAMPLES,
+    PREDICTION_MAX_AGE_SECONDS,
     Predictor,
     nearest_rank,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MEDIUM_CONFIDENCE_SAMPLES",
     "MIN_SAMPLES",
+    "PREDICTION_MAX_AGE_SECONDS",
     "ApiKey",
     "FaultPlan",
     "FaultStatistics",

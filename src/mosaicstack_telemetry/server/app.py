@@ -53,7 +53,7 @@ from ..predictions import PredictionQuery
 from .boundary import BodyError, Verdict, batch_items, decode_content, judge, loads
 from .faults import Decision, FaultPlan
 from .keys import KeyUsage, find_key, is_well_formed
-from .predictions import Predictor
+from .predictions import PREDICTION_MAX_AGE_SECONDS, Predictor
 from .storage import KeyRecord, Storage
 
 __all__ = ["HEALTH_PATH", "MAX_BODY_BYTES", "create_app"]
@@ -70,6 +70,8 @@ MAX_BODY_BYTES = 1024 * 1024
 INLINE_PARSE_BYTES = 16 * 1024
 #: Bodies parsed at once on worker threads (each holds the GIL while it parses: more would not go faster).
 PARSE_CONCURRENCY = 2
+#: Prediction requests computed at once on worker threads (SQLite sorts without the GIL; two cores).
+PREDICTION_CONCURRENCY = 2
 #: An oversized body is read and discarded up to this many times the limit before the 413, so the client (which
 #: sends its whole body before reading) gets the 413 instead of a reset connection; beyond it we stop reading.
 _DRAIN_FACTOR = 16
@@ -135,6 +137,8 @@ class _Api:
         #: worker threads parsing large bodies at once; a separate limiter from anyio's default one, which
         #: authentication, inserts and predictions use
         self.parse_limiter = anyio.CapacityLimiter(PARSE_CONCURRENCY)
+        #: worker threads computing predictions at once: prediction load queues here, never in front of inserts
+        self.prediction_limiter = anyio.CapacityLimiter(PREDICTION_CONCURRENCY)
 
     async def healthz(self, request: Request) -> Response:
         return _json_response(200, {"status": "ok", "api_version": "v1"})
@@ -174,8 +178,15 @@ class _Api:
     async def post_predictions(self, request: Request) -> Response:
         await self._authenticate(request)
         queries = await self._parse(request, _parse_queries)
-        answers = await anyio.to_thread.run_sync(self.predictor.predict_batch, queries)
-        return Response(encode_prediction_response(answers), media_type=_JSON)
+        answers = self.predictor.predict_cached(queries)  # warm and fresh: no storage, no thread round trip
+        if answers is not None:
+            return Response(encode_prediction_response(answers), media_type=_JSON)
+        body = await anyio.to_thread.run_sync(self._predict, queries, limiter=self.prediction_limiter)
+        return Response(body, media_type=_JSON)
+
+    def _predict(self, queries: list[PredictionQuery]) -> bytes:
+        """The encoded answers (blocking: storage reads and CPU work, on a worker thread)."""
+        return encode_prediction_response(self.predictor.predict_batch(queries))
 
     async def _authenticate(self, request: Request) -> UUID:
         header = request.headers.get("authorization")
@@ -406,6 +417,7 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     clock: Callable[[], datetime] = _utc_now,
     predictor: Predictor | None = None,
+    prediction_max_age_seconds: float = PREDICTION_MAX_AGE_SECONDS,
 ) -> Starlette:
     """The reference server as an ASGI app over ``storage``.
 
@@ -413,14 +425,20 @@ def create_app(
     :param max_body_bytes: the request body limit (413 above it).
     :param clock: aware "now": events' ``received_at`` (and, unless ``predictor`` is given, ``last_updated``).
     :param predictor: answers prediction queries (default: a :class:`~.predictions.Predictor` over ``storage``).
+    :param prediction_max_age_seconds: the default predictor's freshness bound: a cached summary younger than this
+        is used although events were added since (0: always exact).
 
-    The app's ``state`` holds ``storage``, ``faults``, ``predictor`` and ``parse_limiter``.
+    The app's ``state`` holds ``storage``, ``faults``, ``predictor``, ``parse_limiter`` and ``prediction_limiter``.
     """
     plan = FaultPlan() if faults is None else faults
     api = _Api(
         storage=storage,
         faults=plan,
-        predictor=Predictor(storage, clock=clock) if predictor is None else predictor,
+        predictor=(
+            Predictor(storage, clock=clock, max_age_seconds=prediction_max_age_seconds)
+            if predictor is None
+            else predictor
+        ),
         max_body_bytes=max_body_bytes,
         clock=clock,
     )
@@ -444,4 +462,5 @@ def create_app(
     app.state.faults = plan
     app.state.predictor = api.predictor
     app.state.parse_limiter = api.parse_limiter
+    app.state.prediction_limiter = api.prediction_limiter
     return app

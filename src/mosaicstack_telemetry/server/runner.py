@@ -56,6 +56,8 @@ class ServerThread:
     :param port: 0 picks a free port.
     :param max_body_bytes: the request body limit.
     :param shutdown_grace_seconds: how long :meth:`stop` lets requests finish before forcing the shutdown.
+    :param prediction_max_age_seconds: the predictions' freshness bound (see :func:`~.app.create_app`); 0 by default
+        here, unlike ``serve``: a server for tests answers exactly what was just stored.
     """
 
     def __init__(
@@ -70,11 +72,17 @@ class ServerThread:
         max_body_bytes: int = MAX_BODY_BYTES,
         shutdown_grace_seconds: float = 1.0,
         startup_timeout_seconds: float = 10.0,
+        prediction_max_age_seconds: float = 0.0,
     ) -> None:
         self._owns_storage = storage is None
         self.storage: Storage = SQLiteStorage() if storage is None else storage
         self.faults = FaultPlan() if faults is None else faults
-        self.app: Starlette = create_app(self.storage, faults=self.faults, max_body_bytes=max_body_bytes)
+        self.app: Starlette = create_app(
+            self.storage,
+            faults=self.faults,
+            max_body_bytes=max_body_bytes,
+            prediction_max_age_seconds=prediction_max_age_seconds,
+        )
         self._key = create_key(self.storage, instance_id, label="runner", key=api_key)
         self._host = host
         self._port = port
@@ -212,6 +220,7 @@ def run_in_thread(
     api_key: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     shutdown_grace_seconds: float = 1.0,
+    prediction_max_age_seconds: float = 0.0,
 ) -> Iterator[ServerThread]:
     """A started :class:`ServerThread` on 127.0.0.1 and a free port, stopped on exit (see the class for arguments)."""
     server = ServerThread(
@@ -221,6 +230,7 @@ def run_in_thread(
         api_key=api_key,
         max_body_bytes=max_body_bytes,
         shutdown_grace_seconds=shutdown_grace_seconds,
+        prediction_max_age_seconds=prediction_max_age_seconds,
     )
     with server:
         yield server
