@@ -1,0 +1,217 @@
+"""The bridge as an ASGI app: OTLP/HTTP in, task events out through a :class:`~..client.TelemetryClient`.
+
+Routes (relative to where it is mounted): ``POST /v1/logs`` (the harness events), ``POST /v1/metrics`` and
+``POST /v1/traces`` (accepted, answered, counted; they carry nothing the mapping uses), ``GET /stats`` (the
+counters as JSON). Bodies are ``application/json`` or ``application/x-protobuf``, optionally gzip-compressed, within
+the size limits of :mod:`.body`. With a ``token``, every request must carry ``Authorization: Bearer <token>`` (401
+otherwise; compared in constant time, never logged).
+
+The app runs the :class:`~.assembler.PromptAssembler` on its event loop. Idle prompts are completed by a sweeper that
+runs for the ASGI lifespan (uvicorn's ``lifespan="on"``), and every open prompt is completed at lifespan shutdown.
+Mounted where lifespan events do not reach it, the host calls :meth:`BridgeApp.sweep` periodically (requests also
+sweep) and :meth:`BridgeApp.close` before stopping the client. The client is the caller's to start and stop.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ..enums import Complexity, TaskType
+from ..llm.pricing import Pricer
+from .assembler import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_OPEN_PROMPTS, PromptAssembler
+from .body import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES, BodyError, decompress, read_body
+from .decode import JSON, PROTOBUF, BadRequestError, check_request, decode_logs, media_type
+from .harness import CLAUDE_CODE, HarnessTable
+from .replies import error_body, export_reply
+from .stats import BridgeStats
+
+if TYPE_CHECKING:
+    from ..client import TelemetryClient
+
+__all__ = ["BridgeApp", "bridge_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_SIGNALS = {"/v1/logs": "logs", "/v1/metrics": "metrics", "/v1/traces": "traces"}
+
+
+class BridgeApp:
+    """The ASGI app; build it with :func:`bridge_app`. ``stats`` are its counters, ``assembler`` its prompts."""
+
+    def __init__(
+        self,
+        client: TelemetryClient,
+        *,
+        token: str | None = None,
+        tables: Sequence[HarnessTable] = (CLAUDE_CODE,),
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        max_open_prompts: int = DEFAULT_MAX_OPEN_PROMPTS,
+        task_type: TaskType | str = TaskType.UNKNOWN,
+        complexity: Complexity | str = Complexity.MEDIUM,
+        infer_task_type: bool = False,
+        pricer: Pricer | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._token = f"Bearer {token}".encode() if token else None
+        self._clock = clock
+        self._max_body = max_body_bytes
+        self._max_decompressed = max_decompressed_bytes
+        self._sweep_interval = min(5.0, idle_timeout / 4)
+        self.stats = BridgeStats()
+        self.assembler = PromptAssembler(
+            client.track,
+            instance_id=client.config.instance_id,
+            tables=tables,
+            idle_timeout=idle_timeout,
+            max_open_prompts=max_open_prompts,
+            task_type=task_type,
+            complexity=complexity,
+            infer_task_type=infer_task_type,
+            pricer=pricer,
+            stats=self.stats,
+        )
+
+    def sweep(self) -> int:
+        """Complete the prompts that have been idle for the idle timeout; returns how many."""
+        return self.assembler.expire(self._clock())
+
+    def close(self) -> int:
+        """Complete every open prompt (their events go to the client); returns how many."""
+        return self.assembler.complete_all("shutdown")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The counters, with the client's sent count and the prompts open now."""
+        document = self.stats.as_dict(events_sent=self._client.stats.sent)
+        document["open_prompts"] = self.assembler.open_prompts
+        return document
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "lifespan.startup":
+            return
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._sweep_forever)
+            await send({"type": "lifespan.startup.complete"})
+            while (await receive())["type"] != "lifespan.shutdown":
+                pass
+            group.cancel_scope.cancel()
+        self.close()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await anyio.sleep(self._sweep_interval)
+            self.sweep()
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        if self._token is not None and not hmac.compare_digest(
+            headers.get("authorization", "").encode("latin-1"), self._token
+        ):
+            await self._refuse(send, 401, "a valid 'Authorization: Bearer <token>' header is required")
+            return
+        method = scope["method"]
+        if path == "/stats":
+            if method != "GET":
+                await self._refuse(send, 405, "use GET")
+                return
+            await _reply(send, 200, json.dumps(self.snapshot()).encode(), JSON)
+            return
+        signal = _SIGNALS.get(path)
+        if signal is None:
+            await self._refuse(send, 404, f"no such path: {path[:100]}")
+            return
+        if method != "POST":
+            await self._refuse(send, 405, "use POST")
+            return
+        kind = media_type(headers.get("content-type", ""))
+        if kind not in (JSON, PROTOBUF):
+            await self._refuse(send, 415, "Content-Type must be application/json or application/x-protobuf")
+            return
+        try:
+            raw = await read_body(receive, headers.get("content-length"), self._max_body)
+            body = decompress(raw, headers.get("content-encoding", ""), self._max_decompressed)
+            reply = self._export(body, kind, signal)
+        except BodyError as error:
+            await self._refuse(send, error.status, str(error))
+            return
+        except BadRequestError as error:
+            await self._refuse(send, 400, str(error))
+            return
+        await _reply(send, 200, *reply)
+
+    def _export(self, body: bytes, kind: str, signal: str) -> tuple[bytes, str]:
+        self.stats.requests[signal] += 1
+        now = self._clock()
+        self.assembler.expire(now)
+        if signal != "logs":
+            check_request(body, kind, signal)
+            return export_reply(kind, signal)
+        decoded = decode_logs(body, kind)
+        self.stats.records_received += decoded.rejected
+        self.stats.rejected += decoded.rejected
+        rejected, reason = self.assembler.add(decoded.records, now)
+        return export_reply(kind, signal, decoded.rejected + rejected, decoded.error or reason)
+
+    async def _refuse(self, send: Send, status: int, message: str) -> None:
+        self.stats.refused[status] += 1
+        await _reply(send, status, error_body(message), JSON)
+
+
+async def _reply(send: Send, status: int, body: bytes, content_type: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def bridge_app(
+    client: TelemetryClient,
+    *,
+    token: str | None = None,
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    max_open_prompts: int = DEFAULT_MAX_OPEN_PROMPTS,
+    task_type: TaskType | str = TaskType.UNKNOWN,
+    infer_task_type: bool = False,
+    **options: Any,
+) -> BridgeApp:
+    """An ASGI app receiving OTLP/HTTP from AI coding harnesses and tracking one event per prompt on ``client``.
+
+    See :class:`BridgeApp` for the routes, the lifespan and the remaining ``options`` (``tables``, ``complexity``,
+    ``pricer``, ``max_body_bytes``, ``max_decompressed_bytes``, ``clock``).
+    """
+    return BridgeApp(
+        client,
+        token=token,
+        idle_timeout=idle_timeout,
+        max_open_prompts=max_open_prompts,
+        task_type=task_type,
+        infer_task_type=infer_task_type,
+        **options,
+    )
