@@ -69,23 +69,37 @@ class Waker:
 
     ``track()`` calls :meth:`wake` when a full batch is waiting or the queue goes from empty to non-empty. The
     ``pending`` flag makes it once per batch rather than once per event (``len == batch_size`` alone misses wakes
-    when threads race; ``>=`` alone wakes on every event); the core clears it each time it looks.
+    when threads race; ``>=`` alone wakes on every event); the core re-arms it (:meth:`rearm`) each time it looks.
+
+    :param on_pending: told each change of ``pending`` — before the wake is sent, so that the core's reaction to
+        the wake (a :meth:`rearm`) always comes after it (``track()`` keeps a threshold from it).
     """
 
-    __slots__ = ("_loop", "_on_wake", "pending")
+    __slots__ = ("_loop", "_on_pending", "_on_wake", "pending")
 
-    def __init__(self, loop: LoopHandle, on_wake: Callable[[], None]) -> None:
+    def __init__(
+        self, loop: LoopHandle, on_wake: Callable[[], None], on_pending: Callable[[bool], None] | None = None
+    ) -> None:
         self._loop = loop
         self._on_wake = on_wake
+        self._on_pending = on_pending
         self.pending = False
 
     def wake(self) -> None:
         if self.pending:
             return
         self.pending = True
+        if self._on_pending is not None:
+            self._on_pending(True)
         # If the loop is gone, the events stay queued for the next start (or the exit flush).
         with contextlib.suppress(anyio.RunFinishedError):
             self._loop.call_soon(self._on_wake)
+
+    def rearm(self) -> None:
+        """The core is looking at the queue: from here on, a new event may wake it again."""
+        self.pending = False
+        if self._on_pending is not None:
+            self._on_pending(False)
 
 
 class _IdleWaker(Waker):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -73,13 +74,14 @@ class Engine:
         transport: httpx.AsyncBaseTransport | None = None,
         spool: Spool | None = None,
         network: PinningBackend | None = None,
+        on_wake_pending: Callable[[bool], None] | None = None,
     ) -> None:
         self.config = config
         self.loop = loop
         self.predictions = predictions
         #: the addresses each connect reached; the client keeps one across runs, so the exit flush is DNS-free
         self.network = network or PinningBackend()
-        self.waker = Waker(loop, self._on_wake)
+        self.waker = Waker(loop, self._on_wake, on_wake_pending)
         #: set when the event loop ended around the core (nobody stopped it): how long its last flush took
         self.ended_with_loop_after: float | None = None
         self._queue = queue  # what track() fills: the backlog itself, or a spool's intake
@@ -254,7 +256,7 @@ class Engine:
         async with send:
             while True:
                 if self._spooling is None:
-                    self.waker.pending = False  # from here on, a new event may wake us again
+                    self.waker.rearm()
                 now = anyio.current_time()
                 if self._stopping:
                     await self._store_intake()
@@ -326,7 +328,7 @@ class Engine:
             self._signals.replay = True
             self._signals.batcher.set()
         while True:
-            self.waker.pending = False  # from here on, a new event may wake us again
+            self.waker.rearm()
             if not self._queue.is_empty:
                 await self._store_intake()
                 continue

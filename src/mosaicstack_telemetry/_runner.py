@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 import anyio
@@ -57,6 +58,7 @@ class CoreRunner:
         full_batch: int,
         transport: httpx.AsyncBaseTransport | None,
         spool: Spool | None,
+        on_wake_pending: Callable[[bool], None],
     ) -> None:
         self._settings = settings
         self._sync_backend = sync_backend
@@ -66,8 +68,10 @@ class CoreRunner:
         self._full_batch = full_batch
         self._transport = transport
         self._spool = spool
-        #: what ``track()`` wakes: the running core's, or nothing while stopped
+        self._on_wake_pending = on_wake_pending
+        #: what ``track()`` wakes: the running core's, or nothing while stopped (set through _use)
         self.waker: Waker = IDLE_WAKER
+        self._use(IDLE_WAKER)
         #: the sync facade's home for the core, while it has one
         self.thread: OwnThread | None = None
         self._engine: Engine | None = None
@@ -76,15 +80,21 @@ class CoreRunner:
         self._exit_backend: Backend = sync_backend  # the exit flush runs a loop of the kind the core last ran on
         self._lifecycle = threading.Lock()  # start()/stop() from several threads
 
+    def _use(self, waker: Waker) -> None:
+        """Make ``waker`` the one ``track()`` wakes, and tell the client whether a wake is pending on it."""
+        self.waker = waker
+        self._on_wake_pending(waker.pending)
+
     def start_on_first_use(self) -> None:
         """In a forked child whose parent's client ran on its own thread: the first event starts a thread anew."""
-        self.waker = _StartOnFirstUse(self)
+        self._use(_StartOnFirstUse(self))
 
     def live_engine(self) -> Engine | None:
         """The running core, or ``None``; a core that ended (its loop ended around it, or it failed) is let go."""
         engine = self._engine
         if engine is not None and not engine.running:
-            self._engine, self.waker = None, IDLE_WAKER
+            self._engine = None
+            self._use(IDLE_WAKER)
             self._loop_ended_after = engine.ended_with_loop_after
             return None
         return engine
@@ -109,6 +119,7 @@ class CoreRunner:
             transport=self._transport,
             spool=self._spool,
             network=self._network,
+            on_wake_pending=self._on_wake_pending,
         )
         self._loop_ended_after = None
         self._exit_backend = engine.loop.library
@@ -116,7 +127,7 @@ class CoreRunner:
         engine.loop.spawn(functools.partial(engine.run, started))
         await started.wait()
         self._engine = engine
-        self.waker = engine.waker
+        self._use(engine.waker)
         _exit.hold_until_stopped(self)
 
     async def stop_async(self) -> None:
@@ -136,7 +147,7 @@ class CoreRunner:
             self._accounting.drop_queued(DropReason.CANCELLED)
 
     async def _stop_engine(self, engine: Engine, deadline: float) -> None:
-        self.waker = IDLE_WAKER
+        self._use(IDLE_WAKER)
         self._engine = None
         _exit.forget(self)
         in_time = await engine.stop(deadline)

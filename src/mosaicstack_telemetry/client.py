@@ -102,6 +102,7 @@ class TelemetryClient:
         self._predictions = PredictionFetcher(self._settings, self._cache, self._accounting)
         queue = self._queue
         self._overflow_log = OverflowLog(lambda: queue.evicted, queue.max_size, self._clock)
+        self._wake_at = self._max_size
         self._core = CoreRunner(
             settings=self._settings,
             sync_backend=self._sync_backend,
@@ -111,6 +112,7 @@ class TelemetryClient:
             full_batch=self._full_batch,
             transport=self._transport,
             spool=self._spool,
+            on_wake_pending=self._wake_pending,
         )
 
     def _new_spool(self) -> Spool | None:
@@ -157,16 +159,18 @@ class TelemetryClient:
             if event.__class__ is self._accepted:
                 self._append(event)
                 waiting = self._waiting()
-                # A full queue is a full batch too; once a wake is pending, only a full queue needs more.
-                if (waiting == 1 or waiting >= self._full_batch) and (
-                    waiting >= self._max_size or not self._core.waker.pending
-                ):
+                if waiting == 1 or waiting >= self._wake_at:
                     self._wake_or_evict(event, waiting)
             else:
                 self._track_slowly(event)
         except Exception:  # track() must never raise into the caller
             self._drop(DropReason.INTERNAL_ERROR)
             logger.exception("mosaicstack-telemetry: track() failed; event dropped")
+
+    def _wake_pending(self, pending: bool) -> None:
+        """The waker's state changed: ``track()`` takes its wake path from a full batch while no wake is pending,
+        and only from a full queue (to evict) while one is. A full queue is a full batch too."""
+        self._wake_at = self._max_size if pending else self._full_batch
 
     def _wake_or_evict(self, event: TaskCompletionEvent, waiting: int) -> None:
         """``track()`` has just queued ``event`` and left ``waiting`` events: wake the core (once per batch), and

@@ -117,3 +117,30 @@ def test_sync_flush_from_another_thread_returns_the_outcome() -> None:
         assert client.flush(timeout=5) is False
         assert 1 == client.stats.queued
     assert 1 == client.stats.sent
+
+
+async def test_a_tight_producer_wakes_the_core_once_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """250 events tracked without yielding: one wake (the first event; the rest wait behind the pending wake);
+    once the core has looked and re-armed, the next full batch wakes it once more."""
+    from mosaicstack_telemetry._backend import LoopHandle
+
+    wakes: list[object] = []
+    call_soon = LoopHandle.call_soon
+
+    def counting(self: LoopHandle, func: Any) -> None:
+        wakes.append(func)
+        call_soon(self, func)
+
+    monkeypatch.setattr(LoopHandle, "call_soon", counting)
+    server = FakeServer()
+    async with client_for(server, batch_size=100, submit_interval_seconds=300) as client:
+        for _ in range(250):
+            client.track(event())
+        assert 1 == len(wakes)
+        await anyio.sleep(0.1)  # the core drains full batches and re-arms
+        assert [100, 100] == server.batch_sizes
+        for _ in range(100):
+            client.track(event())  # 50 + 100 waiting: a full batch again
+        assert 2 == len(wakes)
+        await anyio.sleep(0.1)
+        assert [100, 100, 100] == server.batch_sizes
