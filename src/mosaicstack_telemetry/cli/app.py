@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import click
 
 from .._version import __version__
+from .bridge import bridge
 from .demo import demo
 from .keys import keys
 from .options import EXIT_CODES_HELP, EXIT_FAILURE
@@ -69,6 +70,7 @@ cli.add_command(serve)
 cli.add_command(send)
 cli.add_command(predict)
 cli.add_command(keys)
+cli.add_command(bridge)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -19,7 +19,7 @@ from ..llm.usage import Usage
 from .extract import Mapped
 from .harness import HarnessTable, Kind
 
-__all__ = ["MAX_RETRIES", "PromptState"]
+__all__ = ["MAX_RETRIES", "PromptState", "prompt_event_id"]
 
 MAX_RETRIES = 20
 _MAX_TOKENS = 10_000_000
@@ -29,6 +29,11 @@ _MAX_ERRORS = 64  # per prompt; past it only their attempts are summed
 #: event ids are derived from (harness, session, prompt), so a prompt reported twice is one event on the server
 _NAMESPACE = uuid.UUID("6f1c3d2e-8a44-4c55-9d0e-2b7f0a9c1e37")
 _Order = tuple[int, int]
+
+
+def prompt_event_id(table: HarnessTable, session: str, prompt_key: str) -> uuid.UUID:
+    """The event id of a prompt: the same prompt always maps to the same id (the server keeps one)."""
+    return uuid.uuid5(_NAMESPACE, f"{table.prefix}\x00{session}\x00{prompt_key}")
 
 
 class PromptState:
@@ -137,7 +142,7 @@ class PromptState:
             outcome = Outcome.SUCCESS
         return TaskCompletionEvent(
             instance_id=instance_id,
-            event_id=uuid.uuid5(_NAMESPACE, f"{table.prefix}\x00{self.session}\x00{self.key}"),
+            event_id=prompt_event_id(table, self.session, self.key),
             timestamp=datetime.fromtimestamp(self.last[0] / 1e9, timezone.utc)
             if self.last[0]
             else datetime.now(timezone.utc),
