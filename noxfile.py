@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "venv"
@@ -61,6 +62,17 @@ def _pyenv_interpreters() -> list[str]:
 def tests_all(session: nox.Session) -> None:
     """The test suite under each Python 3.10-3.13 this machine has (PATH or pyenv)."""
     _pytest(session)
+
+
+@nox.session
+def otel(session: nox.Session) -> None:
+    """The OTLP bridge's tests (tests/otel) with the OpenTelemetry SDK's own exporters, protobuf and JSON, over
+    loopback; `nox -s tests` skips the ones that need these packages."""
+    light = {"pytest", "pytest-timeout", "trio"}  # of the test group: not the provider SDKs the LLM tests need
+    test = [r for r in nox.project.dependency_groups(PYPROJECT, "test") if Requirement(r).name in light]
+    session.install("--upgrade", "pip")
+    session.install(*test, *nox.project.dependency_groups(PYPROJECT, "otel"), ".[server,cli,trio,otel]")
+    session.run("pytest", "tests/otel", *session.posargs)
 
 
 @nox.session

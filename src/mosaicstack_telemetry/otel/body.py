@@ -53,9 +53,9 @@ async def read_body(receive: Receive, content_length: str | None, max_bytes: int
 
 
 def decompress(body: bytes, encoding: str, max_bytes: int) -> bytes:
-    """``body`` decoded from ``encoding`` (``identity``/empty, ``gzip``, ``deflate``), at most ``max_bytes`` out."""
+    """``body`` decoded from ``encoding`` (``identity``/``none``/empty, ``gzip``, ``deflate``), at most ``max_bytes`` out."""
     encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
+    if encoding in ("", "identity", "none"):
         return body
     if encoding == "gzip":
         decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
