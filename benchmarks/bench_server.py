@@ -13,6 +13,8 @@ Run: ``nox -s bench`` or ``python benchmarks/bench_server.py [SCENARIO ...]`` (d
   there — what "not loading every row" avoids.
 * **Stall**: ``GET /healthz`` every 10 ms from a prober process, idle (the baseline) and while four processes (at
   lower priority) post ~1 MiB bodies whose gate list holds ~520k entries, back to back. Target: p95 ≤ 50 ms.
+* **Slow**: 2,000 connections (one process, lower priority) send a request line, then a header byte every 2 s:
+  how many the server closes and after how long, and what ``/healthz`` answers meanwhile.
 * **Mixed**: 100k events in 4 dense combinations; a load-generator process (lower priority) runs 2 writers posting
   1-event batches back to back, alone (the baseline) then with 16 readers each sending a 100-query prediction
   request every 200 ms (open loop). Targets: event POST p99 ≤ max(3× its idle p99, 25 ms), prediction p99 ≤ 1 s.
@@ -594,7 +596,94 @@ def bench_mixed(directory: Path) -> None:
     )
 
 
-SCENARIOS = {"ingest": bench_ingest, "predictions": bench_predictions, "stall": bench_stall, "mixed": bench_mixed}
+# -- slow clients: connections that drip their headers ---------------------------------------------------------------
+
+SLOW_CONNECTIONS = 2_000
+SLOW_DRIP_SECONDS = 2.0
+SLOW_WATCH_SECONDS = 12.0
+
+
+def _slowloris(port: int, connections: int, *, reply: Connection) -> None:
+    """Open ``connections`` connections that send a request line, then one header byte every 2 s, for
+    SLOW_WATCH_SECONDS; send how long each stayed open (None: still open at the end). At lower priority."""
+    _lower_priority()
+
+    async def one(index: int, started: float) -> float | None:
+        await asyncio.sleep(index * 0.001)  # 2,000 connections over 2 s, as a client would open them
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return 0.0
+        opened = time.perf_counter()
+        closed_after: float | None = None
+        try:
+            writer.write(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+            while closed_after is None and time.perf_counter() - started < SLOW_WATCH_SECONDS:
+                await writer.drain()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    if not await asyncio.wait_for(reader.read(65536), SLOW_DRIP_SECONDS):
+                        closed_after = time.perf_counter() - opened  # closed by the server
+                writer.write(b"a")
+        except (ConnectionError, OSError):
+            closed_after = time.perf_counter() - opened
+        finally:
+            writer.close()
+        return closed_after
+
+    async def main() -> list[float | None]:
+        started = time.perf_counter()
+        return list(await asyncio.gather(*(one(index, started) for index in range(connections))))
+
+    reply.send(asyncio.run(main()))
+
+
+def bench_slow(directory: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    with run_in_thread() as server:
+        idle = _probe_latencies(context, server.url, 100, 0.02)
+        receiving, sending = context.Pipe(duplex=False)
+        attack = context.Process(target=_slowloris, args=(server.port, SLOW_CONNECTIONS), kwargs={"reply": sending})
+        attack.start()
+        time.sleep(3.0)  # every connection is open (or refused) by now
+        statuses = []
+        with httpx.Client(base_url=server.url, timeout=30.0) as http:
+            for _ in range(50):  # from 3 s to 8 s into the attack: the connections are closed at 5 s
+                statuses.append(http.get(HEALTH_PATH).status_code)
+                time.sleep(0.1)
+        held: list[float | None] = receiving.recv()
+        attack.join(60)
+    closed = sorted(seconds for seconds in held if seconds is not None)
+    print_table(
+        f"Slow clients: {SLOW_CONNECTIONS:,} connections dripping a header byte every {SLOW_DRIP_SECONDS:.0f} s,"
+        f" watched for {SLOW_WATCH_SECONDS:.0f} s",
+        [
+            (
+                "/healthz before the attack, p50 / p95 (baseline)",
+                f"{ms(statistics.median(idle))} / {ms(percentile(idle, 95))}",
+                "1.00×",
+            ),
+            ("connections the server closed", f"{len(closed):,} of {len(held):,}", ""),
+            (
+                "  held before being closed, p50 / max",
+                f"{closed[len(closed) // 2]:.1f} s / {closed[-1]:.1f} s" if closed else "—",
+                "",
+            ),
+            (
+                "/healthz every 0.1 s from 3 s to 8 s (200 / 503)",
+                f"{statuses.count(200)} / {statuses.count(503)}",
+                f"first 200 after {3 + 0.1 * statuses.index(200):.1f} s" if 200 in statuses else "",
+            ),
+        ],
+    )
+
+
+SCENARIOS = {
+    "ingest": bench_ingest,
+    "predictions": bench_predictions,
+    "stall": bench_stall,
+    "mixed": bench_mixed,
+    "slow": bench_slow,
+}
 
 
 def main() -> None:

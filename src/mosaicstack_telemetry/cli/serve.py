@@ -34,6 +34,7 @@ from ..server.accesslog import redact_access_log
 from ..server.app import create_app
 from ..server.keys import ApiKey, create_key, hash_key, is_well_formed
 from ..server.predictions import PREDICTION_MAX_AGE_SECONDS
+from ..server.protocol import uvicorn_options
 from ..server.storage import SQLiteStorage
 from .keys import open_storage
 from .options import EXIT_CODES_HELP, db_option, json_option
@@ -189,13 +190,13 @@ def serve(
             config = uvicorn.Config(
                 app,
                 loop="asyncio",
-                http="h11",
                 ws="none",
                 lifespan="off",
                 log_config=None,  # -v shows uvicorn's log through our handler
                 access_log=True,
                 server_header=False,
                 timeout_graceful_shutdown=GRACE_SECONDS,
+                **uvicorn_options(),  # header and body deadlines, the connection cap
             )
             uvicorn.Server(config).run(sockets=[sock])
         finally:

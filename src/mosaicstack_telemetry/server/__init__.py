@@ -17,7 +17,7 @@ In Python::
 
 Modules, one job each: :mod:`.app` (HTTP), :mod:`.storage` (the :class:`Storage` interface and SQLite),
 :mod:`.migrations` (the versioned schema), :mod:`.predictions` (statistics and fallback), :mod:`.keys` (API keys),
-:mod:`.faults` (fault injection), :mod:`.runner` (uvicorn on a thread).
+:mod:`.faults` (fault injection), :mod:`.protocol` (slow clients), :mod:`.runner` (uvicorn on a thread).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from .predictions import (
     Predictor,
     nearest_rank,
 )
+from .protocol import SlowClientLimits
 from .runner import ServerThread, run_in_thread
 from .storage import GroupSummary, KeyRecord, SQLiteStorage, Storage, StorageReader
 
@@ -64,6 +65,7 @@ __all__ = [
     "SQLiteStorage",
     "SchemaTooNewError",
     "ServerThread",
+    "SlowClientLimits",
     "Storage",
     "StorageReader",
     "create_app",

@@ -37,6 +37,7 @@ from starlette.applications import Starlette
 from .app import MAX_BODY_BYTES, create_app
 from .faults import FaultPlan
 from .keys import ApiKey, create_key
+from .protocol import SlowClientLimits, uvicorn_options
 from .storage import SQLiteStorage, Storage
 
 __all__ = ["ServerThread", "run_in_thread"]
@@ -56,6 +57,7 @@ class ServerThread:
     :param port: 0 picks a free port.
     :param max_body_bytes: the request body limit.
     :param shutdown_grace_seconds: how long :meth:`stop` lets requests finish before forcing the shutdown.
+    :param slow_clients: header and body deadlines and the connection cap (:mod:`.protocol`).
     :param prediction_max_age_seconds: the predictions' freshness bound (see :func:`~.app.create_app`); 0 by default
         here, unlike ``serve``: a server for tests answers exactly what was just stored.
     """
@@ -73,6 +75,7 @@ class ServerThread:
         shutdown_grace_seconds: float = 1.0,
         startup_timeout_seconds: float = 10.0,
         prediction_max_age_seconds: float = 0.0,
+        slow_clients: SlowClientLimits = SlowClientLimits(),  # noqa: B008 - frozen
     ) -> None:
         self._owns_storage = storage is None
         self.storage: Storage = SQLiteStorage() if storage is None else storage
@@ -88,6 +91,7 @@ class ServerThread:
         self._port = port
         self._grace = shutdown_grace_seconds
         self._startup_timeout = startup_timeout_seconds
+        self._slow_clients = slow_clients
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -145,7 +149,6 @@ class ServerThread:
         config = uvicorn.Config(
             self.app,
             loop="asyncio",
-            http="h11",
             ws="none",
             lifespan="off",
             interface="asgi3",
@@ -154,6 +157,7 @@ class ServerThread:
             proxy_headers=False,
             server_header=False,
             timeout_graceful_shutdown=max(1, math.ceil(self._grace)),
+            **uvicorn_options(self._slow_clients),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"reference-server-{self.port}", daemon=True)
@@ -221,6 +225,7 @@ def run_in_thread(
     max_body_bytes: int = MAX_BODY_BYTES,
     shutdown_grace_seconds: float = 1.0,
     prediction_max_age_seconds: float = 0.0,
+    slow_clients: SlowClientLimits = SlowClientLimits(),  # noqa: B008 - frozen
 ) -> Iterator[ServerThread]:
     """A started :class:`ServerThread` on 127.0.0.1 and a free port, stopped on exit (see the class for arguments)."""
     server = ServerThread(
@@ -231,6 +236,7 @@ def run_in_thread(
         max_body_bytes=max_body_bytes,
         shutdown_grace_seconds=shutdown_grace_seconds,
         prediction_max_age_seconds=prediction_max_age_seconds,
+        slow_clients=slow_clients,
     )
     with server:
         yield server
