@@ -11,12 +11,24 @@ The protobuf messages come from ``opentelemetry-proto`` (the ``otel`` extra), im
 from __future__ import annotations
 
 import json
+from types import ModuleType
 from typing import Any
 
 from .records import LogRecord
 from .values import MalformedValueError, any_value, attributes
 
 __all__ = ["JSON", "PROTOBUF", "BadRequestError", "Decoded", "check_request", "decode_logs", "media_type"]
+
+_orjson: ModuleType | None
+try:  # the `fast` extra: several times quicker on large bodies
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the stdlib reads the same documents
+    _orjson = None
+
+
+def _loads(body: bytes) -> Any:
+    return _orjson.loads(body) if _orjson is not None else json.loads(body)
+
 
 JSON = "application/json"
 PROTOBUF = "application/x-protobuf"
@@ -74,7 +86,7 @@ def check_request(body: bytes, kind: str, signal: str) -> None:
 
 def _json(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(body)
+        document = _loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequestError(f"the body is not JSON: {error}") from None
     if not isinstance(document, dict):

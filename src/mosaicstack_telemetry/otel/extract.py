@@ -125,14 +125,18 @@ def extract(table: HarnessTable, kind: Kind, record: LogRecord, *, infer_task: b
     return Mapped(**common)
 
 
-def identity(table: HarnessTable, name: str, record: LogRecord) -> tuple[Any, ...]:
-    """The record's once-only key: (session, sequence, name, time) when it has both ids, else a hash of it all."""
+def identity(table: HarnessTable, name: str, record: LogRecord) -> int:
+    """The record's once-only key: a 64-bit hash of (harness, session, sequence, name, time) when it has both ids,
+    else of its time, name and every attribute. Kept as an int (a window of many thousands costs little); a false
+    match among 200,000 remembered keys has odds of about 1 in 10¹⁴ per record."""
     attributes = record.attributes
     session, sequence = attributes.get(table.session), attributes.get(table.sequence)
     if session is not None and sequence is not None:
-        return (table.prefix, str(session), str(sequence), name, record.time_unix_nano)
+        return hash((table.prefix, str(session), str(sequence), name, record.time_unix_nano))
     digest = hashlib.blake2b(
-        repr((record.time_unix_nano, name, sorted(attributes.items(), key=lambda item: item[0]))).encode(),
-        digest_size=16,
+        repr(
+            (table.prefix, record.time_unix_nano, name, sorted(attributes.items(), key=lambda item: item[0]))
+        ).encode(),
+        digest_size=8,
     ).digest()
-    return (table.prefix, digest)
+    return int.from_bytes(digest, "big")

@@ -1,7 +1,7 @@
 """One open prompt: the facts of its records summed as they arrive (in any order), and its task event.
 
-:class:`PromptState` keeps only sums and a few small keyed values — never the records — so an open prompt costs a
-few hundred bytes whatever its length. :meth:`PromptState.event` applies the mapping rules (docs/otel.md):
+:class:`PromptState` keeps only sums and a few small keyed values — never the records — so an open prompt costs
+about the same whatever its length (benchmarks/bench_bridge.py measures it). :meth:`PromptState.event` applies the mapping rules (docs/otel.md):
 tokens, cost (the harness's ``cost_usd``, summed exactly and rounded half-up once; our pricer only for a request
 that carries no cost), duration, main model, quality gates (per gate the last run decides), outcome and retries.
 """

@@ -92,10 +92,18 @@ def attributes(items: Any) -> dict[str, Any]:
         raise MalformedValueError(f"attributes must be a list, got {_short(items)}")
     result: dict[str, Any] = {}
     for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+        if type(item) is not dict or type(key := item.get("key")) is not str:
             raise MalformedValueError(f"an attribute must be an object with a string key, got {_short(item)}")
-        key = item["key"]
-        result[key] = any_value(item.get("value") or {}, key)
+        value = item.get("value")
+        if type(value) is dict and len(value) == 1:  # the common shapes, read without the general walk
+            ((kind, raw),) = value.items()
+            if (kind == "stringValue" and type(raw) is str) or (kind == "intValue" and type(raw) is int):
+                result[key] = raw
+                continue
+            if kind == "doubleValue" and type(raw) is float:
+                result[key] = raw
+                continue
+        result[key] = any_value(value or {}, key)
     return result
 
 
