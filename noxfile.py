@@ -98,6 +98,17 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+def contract(session: nox.Session) -> None:
+    """The reference server against its own OpenAPI document: schemathesis drives a live server (tests/contract);
+    `nox -s tests` skips them without schemathesis."""
+    light = {"pytest", "pytest-timeout", "hypothesis", "trio"}  # of the test group: not the provider SDKs
+    test = [r for r in nox.project.dependency_groups(PYPROJECT, "test") if Requirement(r).name in light]
+    session.install("--upgrade", "pip")
+    session.install(*test, *nox.project.dependency_groups(PYPROJECT, "contract"), ".[server,fast]")
+    session.run("pytest", "tests/contract", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check (incl. ASYNC and bandit rules) and ruff format --check."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))

@@ -25,10 +25,12 @@ reported under the nil UUID ``00000000-0000-0000-0000-000000000000`` — its pos
 
 ``POST /v1/predictions/batch`` answers ``{"results": [...]}`` in query order (:mod:`.predictions`).
 ``GET /healthz`` answers ``{"status": "ok"}`` without authentication, and is exempt from faults.
+``GET /openapi.json`` answers the API's OpenAPI 3.1 document (:mod:`.openapi`) without authentication.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -53,6 +55,7 @@ from ..predictions import PredictionQuery
 from .boundary import BodyError, Verdict, batch_items, decode_content, judge, loads
 from .faults import Decision, FaultPlan
 from .keys import KeyUsage, find_key, is_well_formed
+from .openapi import OPENAPI_PATH, openapi_document
 from .predictions import PREDICTION_MAX_AGE_SECONDS, Predictor
 from .storage import KeyRecord, Storage
 
@@ -134,6 +137,7 @@ class _Api:
         self.max_body_bytes = max_body_bytes
         self.clock = clock
         self.key_usage = KeyUsage(storage, now=clock)
+        self.openapi_body: bytes | None = None
         #: worker threads parsing large bodies at once; a separate limiter from anyio's default one, which
         #: authentication, inserts and predictions use
         self.parse_limiter = anyio.CapacityLimiter(PARSE_CONCURRENCY)
@@ -142,6 +146,12 @@ class _Api:
 
     async def healthz(self, request: Request) -> Response:
         return _json_response(200, {"status": "ok", "api_version": "v1"})
+
+    async def openapi(self, request: Request) -> Response:
+        if self.openapi_body is None:
+            document = openapi_document(health_path=HEALTH_PATH, max_body_bytes=self.max_body_bytes)
+            self.openapi_body = json.dumps(document).encode()
+        return Response(self.openapi_body, media_type=_JSON)
 
     async def post_events(self, request: Request) -> Response:
         instance_id = await self._authenticate(request)
@@ -445,6 +455,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route(HEALTH_PATH, api.healthz, methods=["GET"]),
+            Route(OPENAPI_PATH, api.openapi, methods=["GET"]),
             Route(EVENTS_PATH, api.post_events, methods=["POST"]),
             Route(PREDICTIONS_PATH, api.post_predictions, methods=["POST"]),
         ],

@@ -41,6 +41,8 @@ from ..events import TaskCompletionEvent
 
 __all__ = [
     "NIL_UUID",
+    "RFC3339_PATTERN",
+    "SCHEMA_VERSION_PATTERN",
     "BodyError",
     "Verdict",
     "batch_items",
@@ -56,10 +58,14 @@ logger = logging.getLogger("mosaicstack_telemetry.server")
 NIL_UUID = UUID(int=0)
 
 _BOM = b"\xef\xbb\xbf"
-_SUPPORTED_SCHEMA = re.compile(r"1(\.[0-9]+)?")
-_RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+#: The ``schema_version`` values the server reads (1.x, ASCII digits), anchored (as the OpenAPI document says it).
+SCHEMA_VERSION_PATTERN = r"^1(\.[0-9]+)?$"
+#: A date-time on the wire: RFC 3339 with ASCII digits, the offset optional (naive means UTC), anchored.
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
 )
+_SUPPORTED_SCHEMA = re.compile(SCHEMA_VERSION_PATTERN)
+_RFC3339 = re.compile(RFC3339_PATTERN)
 _LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _INT64_MIN = -(2**63)
