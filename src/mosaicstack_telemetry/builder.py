@@ -7,7 +7,7 @@ attrs fields (as attrs generates ``__init__``) sets each field from it, fills th
 not set (a fresh ``event_id``, the ``timestamp``), hands over a new list per gate list, and runs the event's one
 validation step. That step converts what the attrs converters would have (an enum value string, a UUID string, a
 naive datetime: each converted field's rule converts the same input to the same value) and reports every bad field;
-``tests/foundation/test_builder.py`` compares the two paths on generated input.
+``tests/models/test_builder.py`` compares the two paths on generated input.
 """
 
 from __future__ import annotations

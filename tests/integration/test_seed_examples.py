@@ -2,7 +2,7 @@
 
 Each body below is the seed's code as published, with only the placeholder config values (URL, api key, instance id)
 replaced by the test server's, and its imports at module top. The FastAPI example needs FastAPI (not a dependency);
-its event-building body is covered by tests/foundation/test_seed_snippets.py.
+its event-building body is covered by tests/models/test_seed_snippets.py.
 """
 
 from __future__ import annotations

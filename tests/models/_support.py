@@ -1,4 +1,4 @@
-"""Shared values and helpers of the foundation tests: fixed ids, a full event, golden files, the stdlib JSON path."""
+"""Shared values and helpers of the model tests: fixed ids, a full event, golden files, the stdlib JSON path."""
 
 from __future__ import annotations
 

@@ -37,10 +37,10 @@ DOCUMENTED = {
 }
 # Ours on top of the documented ones: each added on purpose (a new public name must be added here, deliberately).
 EXTRAS = {
-    "ValidationError",  # foundation: the gathered model error (a TelemetryError and a ValueError)
+    "ValidationError",  # the gathered model error (a TelemetryError and a ValueError)
     "__version__",
-    "ClientStats",  # engine: the client's counters
-    "DropReason",  # engine: why an event was dropped
+    "ClientStats",  # the client's counters
+    "DropReason",  # why an event was dropped
 }
 
 
