@@ -18,6 +18,7 @@ from .assembler import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_OPEN_PROMPTS, PromptAss
 from .gates import PATTERNS, gates_of
 from .harness import CLAUDE_CODE, HarnessTable, Kind
 from .records import LogRecord
+from .spans import GenAISpanProcessor
 from .stats import BridgeStats
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "PATTERNS",
     "BridgeApp",
     "BridgeStats",
+    "GenAISpanProcessor",
     "HarnessTable",
     "Kind",
     "LogRecord",
