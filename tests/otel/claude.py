@@ -162,4 +162,5 @@ def to_protobuf(records: list[dict[str, Any]]) -> bytes:
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
     message = Parse(json.dumps(request_body(records)), ExportLogsServiceRequest())
-    return message.SerializeToString()
+    serialized: bytes = message.SerializeToString()
+    return serialized

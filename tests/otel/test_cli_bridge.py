@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from mosaicstack_telemetry.enums import Harness, Outcome, Provider, QualityGate
 from mosaicstack_telemetry.otel import CLAUDE_CODE
 from mosaicstack_telemetry.otel.prompt import prompt_event_id
 from mosaicstack_telemetry.server.runner import ServerThread, run_in_thread
-from tests.cli._support import clean_env, command
+from tests.cli._support import clean_env, command, invoke
 
 from .claude import PROMPT_1, PROMPT_2, SESSION, api_request, bash_result, encode, user_prompt
 
@@ -31,9 +32,9 @@ DEADLINE = 30.0
 class Bridge:
     """The command in a child process; stdout read line by line by a thread (so reads have a deadline)."""
 
-    def __init__(self, *args: str, env: dict[str, str]) -> None:
+    def __init__(self, *args: str, env: dict[str, str], as_json: bool = True) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            command("bridge", "--port", "0", "--json", *args),
+            command("bridge", "--port", "0", *(["--json"] if as_json else []), *args),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -48,12 +49,15 @@ class Bridge:
         for line in self.process.stdout:
             self._lines.put(line)
 
-    def line(self) -> dict[str, Any]:
+    def text_line(self) -> str:
         try:
-            document: dict[str, Any] = json.loads(self._lines.get(timeout=DEADLINE))
+            return self._lines.get(timeout=DEADLINE)
         except queue.Empty:
             self.process.kill()
             raise AssertionError("no line from the bridge") from None
+
+    def line(self) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(self.text_line())
         return document
 
     def __enter__(self) -> Bridge:
@@ -135,3 +139,50 @@ def test_token_from_the_environment_is_required(server: ServerThread) -> None:
         code, counters = bridge.stop()
     assert 0 == code
     assert {"401": 1} == counters["refused"]
+
+
+def test_bad_token_file_and_missing_config_are_usage_errors(tmp_path: Path) -> None:
+    missing = invoke("bridge", "--token-file", str(tmp_path / "nope"))
+    assert 2 == missing.exit_code
+    assert "cannot read" in missing.output
+    spaced = tmp_path / "token"
+    spaced.write_text("two words\n", encoding="utf-8")
+    bad = invoke("bridge", "--token-file", str(spaced))
+    assert 2 == bad.exit_code
+    assert "one token without spaces" in bad.output
+    assert "two words" not in bad.output
+    good = tmp_path / "good"
+    good.write_text("tok\n", encoding="utf-8")
+    unconfigured = invoke("bridge", "--token-file", str(good))
+    assert 2 == unconfigured.exit_code
+    assert "--server-url or MOSAIC_TELEMETRY_SERVER_URL" in unconfigured.output
+
+
+def test_help_names_the_options() -> None:
+    shown = invoke("bridge", "--help")
+    assert 0 == shown.exit_code
+    for option in ("--idle-timeout", "--max-open-prompts", "--token-file", "MOSAIC_TELEMETRY_BRIDGE_TOKEN", "4318"):
+        assert option in shown.output
+
+
+def test_human_output_shows_the_exports_and_the_counters(server: ServerThread) -> None:
+    with Bridge(env=_env(server), as_json=False) as bridge:
+        lines = [bridge.text_line() for _ in range(3)]
+        while "OTEL_EXPORTER_OTLP_ENDPOINT" not in lines[-1]:
+            lines.append(bridge.text_line())
+        url = lines[-1].strip().split("=", 1)[1]
+        with httpx.Client(timeout=DEADLINE) as http:
+            reply = http.post(
+                f"{url}/v1/logs",
+                content=encode([user_prompt(0, 1), api_request(10, 2)]),
+                headers={"content-type": "application/json"},
+            )
+        assert 200 == reply.status_code
+        bridge.process.send_signal(signal.SIGTERM)
+        _, stderr = bridge.process.communicate(timeout=DEADLINE)
+    assert 0 == bridge.process.returncode
+    assert "Mosaic Telemetry OTLP bridge" in lines[0]
+    assert any("CLAUDE_CODE_ENABLE_TELEMETRY=1" in line for line in lines)
+    assert "Stopped." in stderr
+    assert "events sent" in stderr
+    assert 1 == server.storage.count_events(server.instance_id)

@@ -29,7 +29,7 @@ def traced() -> Iterator[tuple[Any, Recorder, GenAISpanProcessor]]:
     recorder = Recorder()
     processor = GenAISpanProcessor(cast(TelemetryClient, recorder))
     provider = TracerProvider()
-    provider.add_span_processor(processor)  # type: ignore[arg-type]  # duck-typed SpanProcessor
+    provider.add_span_processor(processor)  # type: ignore[arg-type,unused-ignore]  # duck-typed SpanProcessor
     yield provider.get_tracer("test"), recorder, processor
     provider.shutdown()
 
