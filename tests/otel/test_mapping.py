@@ -290,3 +290,13 @@ def test_non_numeric_string_rejects_the_record(field: str) -> None:
     assert 1 == rejected
     assert field in reason
     assert 0 == assembler.stats.records_mapped
+
+
+def test_a_prompt_whose_event_cannot_be_built_is_counted_not_raised() -> None:
+    """A time no datetime can hold (before year 1; JSON integers are unbounded) makes no event: counted, not raised."""
+    far = [user_prompt(0, 1, session="far"), api_request(10, 2, session="far")]
+    for item in far:
+        item["timeUnixNano"] = "-70000000000000000000"
+    events, assembler = assemble([*far, user_prompt(0, 1), api_request(10, 2)])
+    assert 1 == assembler.stats.prompts_invalid
+    assert [20629] == [event.actual_input_tokens for event in events]

@@ -15,6 +15,7 @@ sweep) and :meth:`BridgeApp.close` before stopping the client. The client is the
 from __future__ import annotations
 
 import hmac
+import logging
 import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -41,6 +42,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+_log = logging.getLogger(__name__)
 _SIGNALS = {"/v1/logs": "logs", "/v1/metrics": "metrics", "/v1/traces": "traces"}
 
 
@@ -119,7 +121,10 @@ class BridgeApp:
     async def _sweep_forever(self) -> None:
         while True:
             await anyio.sleep(self._sweep_interval)
-            self.sweep()
+            try:
+                self.sweep()
+            except Exception:  # the sweeper must outlive a bug: it is the only thing completing idle prompts
+                _log.exception("sweeping idle prompts failed")
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]

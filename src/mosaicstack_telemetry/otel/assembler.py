@@ -16,6 +16,7 @@ so the bridge drives it from its event loop and tests drive it by hand. Rules (d
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -38,6 +39,7 @@ DEFAULT_MAX_OPEN_PROMPTS = 10_000
 _SEEN_WINDOW = 200_000
 _COMPLETED_WINDOW = 100_000
 
+_log = logging.getLogger(__name__)
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _Key = tuple[str, str, str]  # (harness prefix, session, prompt key)
 
@@ -193,12 +195,17 @@ class PromptAssembler:
             del self._sessions[session_key]
         self._completed.add(key)
         self.stats.prompts_completed[reason] += 1
-        event = state.event(
-            table,
-            instance_id=self._instance_id,
-            task_type=self._task_type,
-            complexity=self._complexity,
-        )
+        try:
+            event = state.event(
+                table,
+                instance_id=self._instance_id,
+                task_type=self._task_type,
+                complexity=self._complexity,
+            )
+        except (ValueError, OverflowError, OSError) as error:  # a time no datetime can hold, a value out of range
+            self.stats.prompts_invalid += 1
+            _log.warning("a completed prompt made no valid event: %s", error)
+            return
         if event is None:
             self.stats.prompts_without_model += 1
             return

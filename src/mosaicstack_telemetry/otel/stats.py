@@ -31,6 +31,7 @@ class BridgeStats:
         self.unattributed = 0  # records without a prompt id and no open prompt of their session to join
         self.prompts_completed: Counter[str] = Counter()  # by reason: next_prompt, idle, evicted, shutdown
         self.prompts_without_model = 0  # completed prompts that made no model call: no event
+        self.prompts_invalid = 0  # completed prompts whose event would not validate (logged): no event
         self.events_tracked = 0
 
     def ignore(self, name: str) -> None:
@@ -55,6 +56,7 @@ class BridgeStats:
             "unattributed": self.unattributed,
             "prompts_completed": dict(self.prompts_completed),
             "prompts_without_model": self.prompts_without_model,
+            "prompts_invalid": self.prompts_invalid,
             "events_tracked": self.events_tracked,
             "events_sent": events_sent,
         }
