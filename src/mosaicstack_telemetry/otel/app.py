@@ -15,8 +15,8 @@ sweep) and :meth:`BridgeApp.close` before stopping the client. The client is the
 from __future__ import annotations
 
 import hmac
-import logging
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
