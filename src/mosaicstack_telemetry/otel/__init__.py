@@ -16,15 +16,18 @@ from __future__ import annotations
 from .app import BridgeApp, bridge_app
 from .assembler import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_OPEN_PROMPTS, PromptAssembler
 from .gates import PATTERNS, gates_of
-from .harness import CLAUDE_CODE, HarnessTable, Kind
+from .harness import CLAUDE_CODE, CODEX_CLI, GEMINI_CLI, HARNESSES, HarnessTable, Kind
 from .records import LogRecord
 from .spans import GenAISpanProcessor
 from .stats import BridgeStats
 
 __all__ = [
     "CLAUDE_CODE",
+    "CODEX_CLI",
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_OPEN_PROMPTS",
+    "GEMINI_CLI",
+    "HARNESSES",
     "PATTERNS",
     "BridgeApp",
     "BridgeStats",

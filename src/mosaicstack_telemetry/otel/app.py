@@ -28,7 +28,7 @@ from ..llm.pricing import Pricer
 from .assembler import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_OPEN_PROMPTS, PromptAssembler
 from .body import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES, BodyError, decompress, read_body
 from .decode import JSON, PROTOBUF, BadRequestError, check_request, decode_logs, media_type
-from .harness import CLAUDE_CODE, HarnessTable
+from .harness import HARNESSES, HarnessTable
 from .replies import error_body, export_reply
 from .stats import BridgeStats
 
@@ -54,7 +54,7 @@ class BridgeApp:
         client: TelemetryClient,
         *,
         token: str | None = None,
-        tables: Sequence[HarnessTable] = (CLAUDE_CODE,),
+        tables: Sequence[HarnessTable] = HARNESSES,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         max_open_prompts: int = DEFAULT_MAX_OPEN_PROMPTS,
         task_type: TaskType | str = TaskType.UNKNOWN,

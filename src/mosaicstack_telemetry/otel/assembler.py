@@ -26,7 +26,7 @@ from ..events import TaskCompletionEvent
 from ..llm.pricing import Pricer
 from .dedup import SeenKeys
 from .extract import Mapped, extract, identity
-from .harness import CLAUDE_CODE, HarnessTable, Kind
+from .harness import HARNESSES, HarnessTable, Kind
 from .prompt import PromptState
 from .records import LogRecord
 from .stats import BridgeStats
@@ -49,7 +49,7 @@ class PromptAssembler:
 
     :param emit: called with each task event (the bridge passes ``TelemetryClient.track``).
     :param instance_id: the events' instance.
-    :param tables: the harnesses understood (default: Claude Code).
+    :param tables: the harnesses understood (default: Claude Code, Gemini CLI, Codex CLI).
     :param task_type: the events' task type unless inferred (``infer_task_type``: from the prompt text when the
         user exported it; the text is then dropped).
     :param pricer: prices a request that carries no cost (default: the ``llm`` pricer).
@@ -60,7 +60,7 @@ class PromptAssembler:
         emit: Callable[[TaskCompletionEvent], Any],
         *,
         instance_id: str,
-        tables: Sequence[HarnessTable] = (CLAUDE_CODE,),
+        tables: Sequence[HarnessTable] = HARNESSES,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         max_open_prompts: int = DEFAULT_MAX_OPEN_PROMPTS,
         task_type: TaskType | str = TaskType.UNKNOWN,
@@ -116,7 +116,7 @@ class PromptAssembler:
         else:
             stats.ignore(_name_of(record))
             return
-        kind = table.events.get(name)
+        kind = table.kind_of(name, record)
         if kind is None:
             stats.ignore(table.prefix + name)
             return

@@ -56,6 +56,8 @@ def _text(value: Any) -> str | None:
 
 
 def _count(attributes: dict[str, Any], key: str) -> int:
+    if not key:
+        return 0
     value = as_int(attributes.get(key), key)
     if value is not None and value < 0:
         raise MalformedValueError(f"{key} must not be negative, got {value}")
@@ -73,6 +75,8 @@ def _command(table: HarnessTable, attributes: dict[str, Any]) -> str | None:
         return None
     for key in table.command_keys:
         command = parameters.get(key)
+        if isinstance(command, list) and all(isinstance(part, str) for part in command):
+            command = " ".join(command)  # an argv (Codex: ["bash", "-lc", "pytest -q"])
         if isinstance(command, str) and command.strip():
             return command
     return None
@@ -94,7 +98,7 @@ def extract(table: HarnessTable, kind: Kind, record: LogRecord, *, infer_task: b
         task_type = None
         if infer_task:
             text = _text(attributes.get(table.prompt_text))
-            if text is not None and text != table.redacted:
+            if text is not None and text not in (table.redacted, "<REDACTED>"):
                 task_type = infer_task_type(system_prompt=text)
         return Mapped(**common, task_type=task_type)
     if kind is Kind.REQUEST:
@@ -106,7 +110,7 @@ def extract(table: HarnessTable, kind: Kind, record: LogRecord, *, infer_task: b
             **common,
             model=_text(attributes.get(table.model)),
             input_tokens=sum(_count(attributes, key) for key in table.input_tokens),
-            output_tokens=_count(attributes, table.output_tokens),
+            output_tokens=sum(_count(attributes, key) for key in table.output_tokens),
             cache_read_tokens=_count(attributes, table.cache_read_tokens),
             cache_write_tokens=_count(attributes, table.cache_write_tokens),
             cost_usd=cost,
@@ -114,7 +118,8 @@ def extract(table: HarnessTable, kind: Kind, record: LogRecord, *, infer_task: b
         )
     if kind is Kind.ERROR:
         attempt = as_int(attributes.get(table.attempt), table.attempt)
-        return Mapped(**common, model=_text(attributes.get(table.model)), attempt=max(1, attempt or 1))
+        model = _text(attributes.get(table.error_model)) or _text(attributes.get(table.model))
+        return Mapped(**common, model=model, attempt=max(1, attempt or 1))
     if kind is Kind.TOOL:
         success = as_bool(attributes.get(table.tool_success), table.tool_success)
         gates: tuple[QualityGate, ...] = ()
