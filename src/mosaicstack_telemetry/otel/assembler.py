@@ -131,7 +131,7 @@ class PromptAssembler:
             stats.unattributed += 1
             return
         full_key = (table.prefix, fact.session, prompt_key)
-        if full_key in self._completed:
+        if hash(full_key) in self._completed:
             stats.late += 1
             return
         stats.records_mapped += 1
@@ -193,7 +193,7 @@ class PromptAssembler:
         del prompts[key[2]]
         if not prompts:
             del self._sessions[session_key]
-        self._completed.add(key)
+        self._completed.add(hash(key))  # a hash: the window holds no session ids
         self.stats.prompts_completed[reason] += 1
         try:
             event = state.event(
