@@ -15,7 +15,7 @@ In Python::
                                  instance_id=str(server.instance_id))
         server.faults.fail_next(1, 429, retry_after=2)  # misbehave on purpose
 
-Modules, one job each: :mod:`.app` (HTTP), :mod:`.storage` (the :class:`Storage` interface and SQLite),
+Modules, one job each: :mod:`.app` (HTTP), :mod:`.storage` (the :class:`Storage` interface), :mod:`.sqlite` (SQLite),
 :mod:`.migrations` (the versioned schema), :mod:`.predictions` (statistics and fallback), :mod:`.keys` (API keys),
 :mod:`.faults` (fault injection), :mod:`.protocol` (slow clients), :mod:`.runner` (uvicorn on a thread).
 """
