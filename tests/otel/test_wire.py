@@ -13,6 +13,7 @@ import pytest
 from mosaicstack_telemetry.enums import QualityGate
 from mosaicstack_telemetry.otel.body import BodyError, decompress
 from mosaicstack_telemetry.otel.decode import JSON, BadRequestError, check_request, decode_logs
+from mosaicstack_telemetry.otel.dedup import SeenKeys
 from mosaicstack_telemetry.otel.gates import gates_of
 from mosaicstack_telemetry.otel.values import MalformedValueError, any_value, as_bool, as_decimal, as_int
 
@@ -121,3 +122,11 @@ def test_decompression_is_bounded() -> None:
 )
 def test_gate_patterns(command: str, gates: set[QualityGate]) -> None:
     assert gates == set(gates_of(command))
+
+
+def test_seen_keys_forget_the_oldest_past_capacity() -> None:
+    seen = SeenKeys(2)
+    assert [True, False, True, True] == [seen.add(1), seen.add(1), seen.add(2), seen.add(3)]
+    assert (1 not in seen, 2 in seen, 3 in seen, 2) == (True, True, True, len(seen))
+    with pytest.raises(ValueError, match="capacity must be at least 1, got 0"):
+        SeenKeys(0)
