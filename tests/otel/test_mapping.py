@@ -300,3 +300,14 @@ def test_a_prompt_whose_event_cannot_be_built_is_counted_not_raised() -> None:
     events, assembler = assemble([*far, user_prompt(0, 1), api_request(10, 2)])
     assert 1 == assembler.stats.prompts_invalid
     assert [20629] == [event.actual_input_tokens for event in events]
+
+
+def test_event_name_field_wins_over_a_text_body() -> None:
+    """OTLP's LogRecord.eventName is read first; a body of log text is then irrelevant."""
+    request = api_request(10, 2)
+    request["eventName"] = "claude_code.api_request"
+    request["body"] = {"stringValue": "An API request happened"}
+    request["attributes"] = [item for item in request["attributes"] if item["key"] != "event.name"]
+    events, assembler = assemble([user_prompt(0, 1), request])
+    assert (2, 0) == (assembler.stats.records_mapped, assembler.stats.records_ignored)
+    assert [500] == [event.actual_output_tokens for event in events]

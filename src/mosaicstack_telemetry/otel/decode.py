@@ -195,7 +195,7 @@ def _protobuf_logs(body: bytes) -> Decoded:
                 decoded.records.append(
                     LogRecord(
                         time_unix_nano=record.time_unix_nano or record.observed_time_unix_nano,
-                        event_name=record.event_name or None,
+                        event_name=getattr(record, "event_name", "") or None,  # OTLP ≥1.5 (proto ≥1.30)
                         body=body_value if isinstance(body_value, str) else None,
                         attributes=_pb_attributes(record.attributes),
                         scope_name=scope_name,
