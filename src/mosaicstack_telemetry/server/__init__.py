@@ -17,7 +17,8 @@ In Python::
 
 Modules, one job each: :mod:`.app` (HTTP), :mod:`.storage` (the :class:`Storage` interface), :mod:`.sqlite` (SQLite),
 :mod:`.migrations` (the versioned schema), :mod:`.predictions` (statistics and fallback), :mod:`.keys` (API keys),
-:mod:`.faults` (fault injection), :mod:`.protocol` (slow clients), :mod:`.runner` (uvicorn on a thread).
+:mod:`.faults` and :mod:`.fault_middleware` (fault injection), :mod:`.boundary` (the strict JSON boundary),
+:mod:`.openapi` (the API document), :mod:`.protocol` (slow clients), :mod:`.runner` (uvicorn on a thread).
 """
 
 from __future__ import annotations

@@ -45,7 +45,6 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import _wire
 from .._protocol import EVENTS_PATH, MAX_PREDICTION_QUERIES, PREDICTIONS_PATH, encode_prediction_response
@@ -53,7 +52,8 @@ from ..batch import MAX_BATCH_SIZE, BatchEventResponse, BatchEventResult
 from ..errors import ValidationError
 from ..predictions import PredictionQuery
 from .boundary import BodyError, Verdict, batch_items, decode_content, judge, loads
-from .faults import Decision, FaultPlan
+from .fault_middleware import FaultMiddleware
+from .faults import FaultPlan
 from .keys import KeyUsage, find_key, is_well_formed
 from .openapi import OPENAPI_PATH, openapi_document
 from .predictions import PREDICTION_MAX_AGE_SECONDS, Predictor
@@ -307,116 +307,6 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return _json_response(500, _error_body("internal server error"))
 
 
-# -- faults -----------------------------------------------------------------------------------------------------------
-
-
-async def _pause(plan: FaultPlan, seconds: float) -> None:
-    """Sleep ``seconds`` (``inf``: forever), waking early when the plan is released (the server stops)."""
-    deadline = anyio.current_time() + seconds
-    while not plan.released:
-        remaining = deadline - anyio.current_time()
-        if remaining <= 0:
-            return
-        await anyio.sleep(min(remaining, _POLL_SECONDS))
-
-
-class FaultMiddleware:
-    """Pure ASGI middleware applying a :class:`~.faults.FaultPlan` to every API request (not ``/healthz``)."""
-
-    def __init__(self, app: ASGIApp, plan: FaultPlan) -> None:
-        self.app = app
-        self.plan = plan
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == HEALTH_PATH:
-            await self.app(scope, receive, send)
-            return
-        decision = self.plan.decide()
-        if decision.delay:
-            await _pause(self.plan, decision.delay)
-        if decision.hang:
-            await self._hang(receive, send)
-            return
-        if decision.status is not None:
-            headers = {} if decision.retry_after is None else {"Retry-After": decision.retry_after}
-            response = _json_response(decision.status, _error_body(f"injected fault: HTTP {decision.status}"), headers)
-            await response(scope, receive, self._send(send, decision))
-            return
-        await self.app(scope, receive, self._send(send, decision))
-
-    async def _hang(self, receive: Receive, send: Send) -> None:
-        """Hold the request until the client disconnects, or answer 503 when the server stops first.
-
-        One task polls: ``receive()`` under a short timeout (cancelling it is safe: the ASGI server keeps the
-        message), then the plan's release flag. No child task, so nothing to cancel across tasks at shutdown.
-        """
-        disconnected = False
-        while not (disconnected or self.plan.released):
-            with anyio.move_on_after(_POLL_SECONDS):
-                disconnected = (await receive())["type"] == "http.disconnect"
-        if not disconnected:
-            body = _wire.dumps(_error_body("the server is shutting down"))
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [
-                        (b"content-type", _JSON.encode()),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
-
-    def _send(self, send: Send, decision: Decision) -> Send:
-        if not (decision.drop or decision.drip or decision.garble):
-            return send
-        plan = self.plan
-        dropped = False
-
-        async def faulty_send(message: Message) -> None:
-            nonlocal dropped
-            if dropped:
-                return  # the connection is "gone": swallow the rest of the reply
-            if message["type"] != "http.response.body":
-                await send(message)
-                return
-            body: bytes = message.get("body", b"")
-            more_body: bool = message.get("more_body", False)
-            if decision.garble:  # same length, so Content-Length still holds; not JSON any more
-                body = b"#" * len(body)
-                if not (decision.drop or decision.drip):
-                    await send({**message, "body": body})
-                    return
-            if decision.drop:
-                # Half the body, then return without finishing: the ASGI server closes the connection.
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": body[: len(body) // 2],
-                        "more_body": True,
-                    }
-                )
-                dropped = True
-                return
-            for index in range(len(body)):
-                if plan.released:
-                    await send({"type": "http.response.body", "body": body[index:], "more_body": True})
-                    break
-                await send(
-                    {
-                        "type": "http.response.body",
-                        "body": body[index : index + 1],
-                        "more_body": True,
-                    }
-                )
-                await _pause(plan, decision.drip)
-            await send({"type": "http.response.body", "body": b"", "more_body": more_body})
-
-        return faulty_send
-
-
 # -- the app ----------------------------------------------------------------------------------------------------------
 
 
@@ -459,7 +349,7 @@ def create_app(
             Route(EVENTS_PATH, api.post_events, methods=["POST"]),
             Route(PREDICTIONS_PATH, api.post_predictions, methods=["POST"]),
         ],
-        middleware=[Middleware(FaultMiddleware, plan=plan)],
+        middleware=[Middleware(FaultMiddleware, plan=plan, exempt=(HEALTH_PATH,))],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
