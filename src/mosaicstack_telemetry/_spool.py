@@ -157,6 +157,7 @@ class Spool:
             if connection is None or path is None:
                 return
             self._connection = None
+            self._lock_fd = None  # closed below: its number may be reused (a fork must not close it again)
             empty = self.rows == 0
             if self._finalizer is not None:
                 self._finalizer()  # closes the connection, then releases the lock
@@ -174,7 +175,7 @@ class Spool:
     def abandon_after_fork(self) -> None:
         """In a forked child: let go of the parent's file without touching it (the parent still owns it)."""
         connection, fd = self._connection, self._lock_fd
-        self._connection = None
+        self._connection, self._lock_fd = None, None
         if self._finalizer is not None:
             self._finalizer.detach()
         if connection is not None:

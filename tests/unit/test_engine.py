@@ -516,3 +516,20 @@ def test_overflow_is_logged_once_per_interval_with_the_count(caplog: pytest.LogC
     assert 2 == len(lines)
     assert "25 oldest events dropped since the last report (26 in all)" in lines[1]
     assert {DropReason.OVERFLOW: 26} == dict(client.stats.dropped)
+
+
+def test_a_client_nobody_holds_is_freed_without_the_cycle_collector() -> None:
+    """No reference cycle keeps a dropped client (and its fork and exit bookkeeping) alive until a gc pass: a
+    stale client reset in a forked child once closed a descriptor the child needed."""
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        client = client_for(FakeServer())
+        client.track(event())
+        ref = weakref.ref(client)
+        del client
+        assert ref() is None
+    finally:
+        gc.enable()

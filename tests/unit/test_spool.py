@@ -360,3 +360,20 @@ def test_a_spool_path_under_the_home_directory_is_expanded(tmp_path: Path, monke
     assert spool.path is not None
     assert spool.path.parent == tmp_path / "telemetry-spool"
     spool.close()
+
+
+def test_a_closed_spool_never_closes_a_descriptor_number_reused_since(tmp_path: Path) -> None:
+    """A spool closed in the parent and still alive at a later fork must not close, in the child, the descriptor
+    number its lock once had: by then it belongs to something else (it once closed multiprocessing's own pipe, and
+    the worker died with exit code 1)."""
+    spool = open_spool(tmp_path)
+    spool.append(bodies(1))
+    spool.close()
+    reader, writer = os.pipe()  # takes the lowest free numbers: the ones the spool just gave back
+    try:
+        spool.abandon_after_fork()
+        os.fstat(reader)
+        os.fstat(writer)
+    finally:
+        os.close(reader)
+        os.close(writer)
