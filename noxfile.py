@@ -1,4 +1,4 @@
-"""Task runner: ``nox -s tests lint typecheck readme`` is the whole check (and what CI runs); ``nox -l`` lists the rest."""
+"""Task runner: ``nox -s tests lint typecheck readme otel contract`` is the whole check (and what CI runs); ``nox -l`` lists the rest."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from packaging.requirements import Requirement
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["tests", "lint", "typecheck", "readme"]
+nox.options.sessions = ["tests", "lint", "typecheck", "readme", "otel", "contract"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
