@@ -34,9 +34,15 @@ def event(**fields: object) -> TaskCompletionEvent:
 
 
 def test_sqlite_storage_is_a_storage() -> None:
-    """The HTTP layer sees only the interface (checked by mypy through this assignment)."""
+    """The HTTP layer sees only the interface: mypy checks the types through this assignment, and at run time the
+    backend has every method the interface names, each callable."""
     store: Storage = SQLiteStorage()
-    store.close()
+    try:
+        interface = [name for name in vars(Storage) if not name.startswith("_")]
+        assert interface
+        assert [] == [name for name in interface if not callable(getattr(store, name, None))]
+    finally:
+        store.close()
 
 
 # -- keys -------------------------------------------------------------------------------------------------------------
