@@ -4,7 +4,7 @@ Somewhere to point the SDK while developing, the server the package's integratio
 It parses and answers with the package's own models and wire format, so client and server cannot disagree.
 Install it with the ``server`` extra (Starlette and uvicorn)::
 
-    pip install "mosaicstack-telemetry[server]"
+    pip install "mosaicstack-telemetry[server]"     # or, from a checkout: pip install -e ".[server]"
 
 In Python::
 
@@ -28,7 +28,8 @@ try:
     import uvicorn  # noqa: F401
 except ImportError as error:  # pragma: no cover - the sessions install the extra
     raise ImportError(
-        'mosaicstack_telemetry.server needs the "server" extra: pip install "mosaicstack-telemetry[server]"'
+        'mosaicstack_telemetry.server needs the "server" extra: pip install "mosaicstack-telemetry[server]", '
+        'or from a checkout: pip install -e ".[server]"'
     ) from error
 
 from .app import HEALTH_PATH, MAX_BODY_BYTES, create_app
