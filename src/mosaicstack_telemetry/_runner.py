@@ -68,7 +68,7 @@ class CoreRunner:
         self._full_batch = full_batch
         self._transport = transport
         self._spool = spool
-        self._on_wake_pending = on_wake_pending
+        self._on_wake_pending = _weakly(on_wake_pending)  # no cycle: a client nobody holds is freed at once
         #: what ``track()`` wakes: the running core's, or nothing while stopped (set through _use)
         self.waker: Waker = IDLE_WAKER
         self._use(IDLE_WAKER)
@@ -239,6 +239,18 @@ class CoreRunner:
         engine = self.live_engine()
         if engine is not None:
             await self._stop_engine(engine, budget)
+
+
+def _weakly(method: Callable[[bool], None]) -> Callable[[bool], None]:
+    """``method``, called through a weak reference to its object (a no-op once the object is gone)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(value: bool) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(value)
+
+    return call
 
 
 class _StartOnFirstUse(Waker):

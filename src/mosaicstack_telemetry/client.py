@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from uuid import UUID
@@ -113,7 +112,7 @@ class TelemetryClient:
             full_batch=self._full_batch,
             transport=self._transport,
             spool=self._spool,
-            on_wake_pending=_weakly(self._wake_pending),  # no cycle: a client nobody holds is freed at once
+            on_wake_pending=self._wake_pending,
         )
 
     def _new_spool(self) -> Spool | None:
@@ -384,18 +383,6 @@ class TelemetryClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def _weakly(method: Callable[[bool], None]) -> Callable[[bool], None]:
-    """``method``, called through a weak reference to its object (a no-op once the object is gone)."""
-    ref = weakref.WeakMethod(method)
-
-    def call(value: bool) -> None:
-        bound = ref()
-        if bound is not None:
-            bound(value)
-
-    return call
 
 
 class _Refused:
