@@ -10,7 +10,7 @@ same in two parts, so that nothing raises half-way through ``__init__``:
    line per bad field and raises a single :class:`~mosaicstack_telemetry.errors.ValidationError`.
 
 The validator is generated rather than looped, so that a valid event costs one inline test per field; the slow path
-— conversion and error messages — is plain methods on the rules. The rules are re-exported here for the models.
+— conversion and error messages — is plain methods on the rules.
 """
 
 from __future__ import annotations
@@ -24,49 +24,13 @@ from uuid import UUID
 import attrs
 
 from ._converters import UTC
-from ._rules import (
-    MISSING,
-    RULE_KEY,
-    SURROGATE,
-    BadValueError,
-    Bool,
-    DateTime,
-    EnumList,
-    EnumOf,
-    FloatRange,
-    IntRange,
-    IsUUID,
-    ListOf,
-    MappingOf,
-    Nested,
-    Rule,
-    Text,
-    field_rules,
-    rule,
-)
+from ._rules import RULE_KEY, SURROGATE, BadValueError
 from .errors import ValidationError
 
 if TYPE_CHECKING:
     from ._model import Model
 
-__all__ = [
-    "MISSING",
-    "Bool",
-    "DateTime",
-    "EnumList",
-    "EnumOf",
-    "FloatRange",
-    "IntRange",
-    "IsUUID",
-    "ListOf",
-    "MappingOf",
-    "Nested",
-    "Rule",
-    "Text",
-    "field_rules",
-    "rule",
-    "schema",
-]
+__all__ = ["schema"]
 
 _M = TypeVar("_M", bound="Model")
 

@@ -30,7 +30,7 @@ import attrs
 import cattrs
 from cattrs.fns import identity
 
-from ._schema import MISSING
+from ._rules import MISSING
 from .enums import _WireEnum
 from .errors import ValidationError
 

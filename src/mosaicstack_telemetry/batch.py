@@ -12,7 +12,8 @@ import attrs
 
 from ._converters import to_uuid
 from ._model import Model
-from ._schema import IntRange, IsUUID, ListOf, Nested, Text, rule, schema
+from ._rules import IntRange, IsUUID, ListOf, Nested, Text, rule
+from ._schema import schema
 from .events import TaskCompletionEvent
 
 __all__ = ["MAX_BATCH_SIZE", "BatchEventRequest", "BatchEventResponse", "BatchEventResult"]

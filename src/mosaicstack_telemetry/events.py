@@ -11,18 +11,8 @@ from . import _converters as convert
 from ._converters import MAX_GATES, to_uuid
 from ._ids import new_event_id
 from ._model import Model
-from ._schema import (
-    Bool,
-    DateTime,
-    EnumList,
-    EnumOf,
-    FloatRange,
-    IntRange,
-    IsUUID,
-    Text,
-    rule,
-    schema,
-)
+from ._rules import Bool, DateTime, EnumList, EnumOf, FloatRange, IntRange, IsUUID, Text, rule
+from ._schema import schema
 from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
 
 __all__ = ["SCHEMA_VERSION", "TaskCompletionEvent"]

@@ -8,18 +8,8 @@ import attrs
 
 from . import _converters as convert
 from ._model import Model
-from ._schema import (
-    Bool,
-    DateTime,
-    EnumOf,
-    FloatRange,
-    IntRange,
-    MappingOf,
-    Nested,
-    Text,
-    rule,
-    schema,
-)
+from ._rules import Bool, DateTime, EnumOf, FloatRange, IntRange, MappingOf, Nested, Text, rule
+from ._schema import schema
 from .enums import Complexity, Provider, TaskType
 
 __all__ = [

@@ -334,7 +334,7 @@ def test_schema_conversion_helpers_hand_back_what_they_cannot_convert() -> None:
     assert ["lint", "x"] == schema.to_enum_list(QualityGate, ("lint", "x"))
     assert 5 == schema.to_datetime(5)
     assert "nope" == schema.to_datetime("nope")
-    assert "<missing>" == repr(_schema.MISSING)
+    assert "<missing>" == repr(_rules.MISSING)
 
 
 # -- mutability, hashing, slots --------------------------------------------------------------------------------------
@@ -775,13 +775,13 @@ def test_batch_request_validates_event_mappings() -> None:
 
 def test_rules_convert_on_the_slow_path() -> None:
     """Each rule's check() converts good input of another accepted type (what the validator calls on a miss)."""
-    assert [QualityGate.LINT] == _schema.EnumList(QualityGate).check(("lint",))
-    assert UUID(EVENT_ID) == _schema.IsUUID().check(EVENT_ID)
-    assert TIMESTAMP == _schema.DateTime().check("2026-02-15T12:30:45.123456Z")
-    assert None is _schema.DateTime(optional=True).check(None)
-    assert 3 == _schema.IntRange(0, 5).check(3.0)
+    assert [QualityGate.LINT] == _rules.EnumList(QualityGate).check(("lint",))
+    assert UUID(EVENT_ID) == _rules.IsUUID().check(EVENT_ID)
+    assert TIMESTAMP == _rules.DateTime().check("2026-02-15T12:30:45.123456Z")
+    assert None is _rules.DateTime(optional=True).check(None)
+    assert 3 == _rules.IntRange(0, 5).check(3.0)
     with pytest.raises(_rules.BadValueError, match="is required"):
-        _schema.IntRange(0, 5).check(_schema.MISSING)
+        _rules.IntRange(0, 5).check(_rules.MISSING)
 
 
 def test_schema_skips_fields_without_a_rule() -> None:
@@ -791,7 +791,7 @@ def test_schema_skips_fields_without_a_rule() -> None:
     @attrs.define(kw_only=True)
     class Partly(_model.Model):
         free: Any = None
-        count: int = attrs.field(default=0, metadata=_schema.rule(_schema.IntRange(0, 9)))
+        count: int = attrs.field(default=0, metadata=_rules.rule(_rules.IntRange(0, 9)))
 
     assert object is type(Partly(free=object()).free)
     with pytest.raises(ValidationError) as caught:
