@@ -20,6 +20,7 @@ import pytest
 import uvicorn
 
 from mosaicstack_telemetry.cli import serve as serve_module
+from mosaicstack_telemetry.cli.listening import local_url
 from mosaicstack_telemetry.cli.workload import simulate
 from mosaicstack_telemetry.server import PREDICTION_MAX_AGE_SECONDS, create_app
 from mosaicstack_telemetry.server.storage import SQLiteStorage
@@ -211,7 +212,7 @@ def test_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_url_for_a_client_on_this_machine(host: str, url: str) -> None:
     """A wildcard address is announced as loopback: the URL must be one a client can use."""
-    assert url == serve_module._url(host, 80)
+    assert url == local_url(host, 80)
 
 
 def test_api_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,9 +25,9 @@ from ..enums import TaskType
 from ..otel.app import BridgeApp
 from ..otel.assembler import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_OPEN_PROMPTS
 from ..otel.body import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES
+from .listening import GRACE_SECONDS, bind_listener, local_url, until_stopped
 from .options import EXIT_CODES_HELP, client_config, json_option, server_options
 from .output import Ui, emit_json, key_values
-from .serve import GRACE_SECONDS, _bind, _until_stopped, _url
 
 __all__ = ["ENV_BRIDGE_TOKEN", "bridge"]
 
@@ -155,11 +155,11 @@ def bridge(
         max_body_bytes=max_body_bytes,
         max_decompressed_bytes=max_decompressed_bytes,
     )
-    sock = _bind(host, port)
+    sock = bind_listener(host, port)
     client.start()
     try:
-        with _until_stopped():
-            url = _url(host, sock.getsockname()[1])
+        with until_stopped():
+            url = local_url(host, sock.getsockname()[1])
             _announce(ui, url, config.server_url, token is not None, as_json=as_json)
             server_config = uvicorn.Config(
                 app,

@@ -17,13 +17,8 @@ stop the server gracefully and the command exits 0.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
-import socket
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from uuid import UUID
 
 import click
@@ -37,13 +32,11 @@ from ..server.predictions import PREDICTION_MAX_AGE_SECONDS
 from ..server.protocol import uvicorn_options
 from ..server.storage import SQLiteStorage
 from .keys import open_storage
+from .listening import GRACE_SECONDS, bind_listener, local_url, until_stopped
 from .options import EXIT_CODES_HELP, db_option, json_option
 from .output import Ui, emit_json, key_values
 
 __all__ = ["serve"]
-
-#: Seconds uvicorn lets running requests finish after a stop signal.
-GRACE_SECONDS = 2
 
 
 def _check_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -79,48 +72,6 @@ def _key(storage: SQLiteStorage, api_key: str | None, instance_id: UUID | None) 
                 )
             return ApiKey(key=api_key.lower(), instance_id=record.instance_id, label=record.label), True
     return create_key(storage, instance_id, label="serve", key=api_key), False
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (as :class:`~..server.runner.ServerThread` binds it), or exit 1 saying why not."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP (see server/runner.py).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as error:
-        sock.close()
-        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    return sock
-
-
-def _url(host: str, port: int) -> str:
-    """The URL a client on this machine uses (a wildcard address is reached through loopback)."""
-    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - mapping it away, not binding it
-    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _until_stopped() -> Iterator[None]:
-    """SIGINT and SIGTERM end the block quietly, whenever they come.
-
-    While uvicorn serves, it handles both (a graceful shutdown), then re-raises the signal once it has restored the
-    previous handlers: SIGINT's raises ``KeyboardInterrupt`` and ours makes SIGTERM do the same. A signal that
-    arrives before uvicorn has installed its handlers (right after the banner) lands here the same way.
-    """
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        yield
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -179,11 +130,11 @@ def serve(
         api_key = _read_key_file(api_key_file)
     if not ui.verbose:  # a server in the foreground shows its warnings and errors; -v shows every request
         click.get_current_context().call_on_close(ui.show_log(logging.WARNING, ("uvicorn", "mosaicstack_telemetry")))
-    with open_storage(db_path) as storage, _until_stopped():
+    with open_storage(db_path) as storage, until_stopped():
         issued, reused = _key(storage, api_key, instance_id)
-        sock = _bind(host, port)
+        sock = bind_listener(host, port)
         try:
-            url = _url(host, sock.getsockname()[1])
+            url = local_url(host, sock.getsockname()[1])
             _announce(ui, url, issued, reused, storage, as_json=as_json)
             app = create_app(storage, prediction_max_age_seconds=prediction_max_age)
             redact_access_log()
