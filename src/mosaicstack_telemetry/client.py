@@ -199,12 +199,10 @@ class TelemetryClient:
             if chosen is None:
                 self._drop(DropReason.FILTERED)
                 return
-            self._queue.put(chosen)
+            self._append(chosen)  # then as the fast path does
             waiting = self._waiting()
-            if waiting == 1 or waiting >= self._full_batch:
-                self._core.waker.wake()
-                if waiting >= self._max_size:
-                    self._overflow_log.maybe_log()
+            if waiting == 1 or waiting >= self._wake_at:
+                self._wake_or_evict(chosen, waiting)
 
     def _drop(self, reason: str, detail: str = "") -> None:
         self._accounting.drop_from_track(reason)
