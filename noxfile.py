@@ -1,4 +1,4 @@
-"""Task runner: ``nox -s tests lint typecheck readme otel contract`` is the whole check (and what CI runs); ``nox -l`` lists the rest."""
+"""Task runner: ``nox -s tests lint typecheck readme otel contract browser`` is the whole check (and what CI runs); ``nox -l`` lists the rest."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from packaging.requirements import Requirement
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["tests", "lint", "typecheck", "readme", "otel", "contract"]
+nox.options.sessions = ["tests", "lint", "typecheck", "readme", "otel", "contract", "browser"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
@@ -26,7 +26,7 @@ def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
 
 
 def _pytest(session: nox.Session) -> None:
-    _install(session, "test", extras="[trio,server,fast,cli]")
+    _install(session, "test", extras="[trio,server,fast,cli,postgres]")
     session.run(
         "pytest",
         "--cov",
@@ -106,6 +106,21 @@ def contract(session: nox.Session) -> None:
     session.install("--upgrade", "pip")
     session.install(*test, *nox.project.dependency_groups(PYPROJECT, "contract"), ".[server,fast]")
     session.run("pytest", "tests/contract", *session.posargs)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The dashboard in a real browser (tests/browser): Playwright for Python driving Debian's headless Chromium,
+    installed with apt when missing (CI runs as root; elsewhere install the `chromium` package yourself)."""
+    if not Path(CHROMIUM).exists():
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", external=True)
+    session.install("--upgrade", "pip")
+    session.install(*nox.project.dependency_groups(PYPROJECT, "browser"), ".[server,cli,fast]")
+    session.run("pytest", "tests/browser", *session.posargs, env={"MOSAIC_CHROMIUM": CHROMIUM}, success_codes=[0, 5])
 
 
 @nox.session
