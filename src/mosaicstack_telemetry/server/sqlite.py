@@ -33,43 +33,14 @@ from typing import Any
 from uuid import UUID
 
 from ..events import TaskCompletionEvent
+from .columns import COLUMN_NAMES, EVENT_COLUMNS, Kind, event_from_values, event_values
 from .migrations import migrate
 from .storage import DIMENSIONS, METRICS, Dimensions, GroupSummary, KeyRecord, StorageReader
 
 __all__ = ["SQLiteStorage"]
 
-_EVENT_COLUMNS = (
-    "event_id",
-    "instance_id",
-    "schema_version",
-    "timestamp",
-    "received_at",
-    "task_duration_ms",
-    "task_type",
-    "complexity",
-    "harness",
-    "model",
-    "provider",
-    "estimated_input_tokens",
-    "estimated_output_tokens",
-    "actual_input_tokens",
-    "actual_output_tokens",
-    "estimated_cost_usd_micros",
-    "actual_cost_usd_micros",
-    "quality_gate_passed",
-    "quality_gates_run",
-    "quality_gates_failed",
-    "context_compactions",
-    "context_rotations",
-    "context_utilization_final",
-    "outcome",
-    "retry_count",
-    "language",
-    "repo_size_category",
-)
-
-_COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
-_PLACEHOLDERS = ", ".join("?" for _ in _EVENT_COLUMNS)
+_COLUMN_LIST = ", ".join(COLUMN_NAMES)
+_PLACEHOLDERS = ", ".join("?" for _ in COLUMN_NAMES)
 _INSERT = f"INSERT INTO events ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS}) ON CONFLICT DO NOTHING"  # noqa: S608
 
 _AGGREGATES = (
@@ -117,36 +88,33 @@ def _create_private(path: str) -> None:
         os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def _row(event: TaskCompletionEvent, received_at: str) -> tuple[Any, ...]:
-    return (
-        str(event.event_id),
-        str(event.instance_id),
-        event.schema_version,
-        _iso(event.timestamp),
-        received_at,
-        event.task_duration_ms,
-        event.task_type.value,
-        event.complexity.value,
-        event.harness.value,
-        event.model,
-        event.provider.value,
-        event.estimated_input_tokens,
-        event.estimated_output_tokens,
-        event.actual_input_tokens,
-        event.actual_output_tokens,
-        event.estimated_cost_usd_micros,
-        event.actual_cost_usd_micros,
-        int(event.quality_gate_passed),
-        json.dumps([gate.value for gate in event.quality_gates_run]),
-        json.dumps([gate.value for gate in event.quality_gates_failed]),
-        event.context_compactions,
-        event.context_rotations,
-        event.context_utilization_final,
-        event.outcome.value,
-        event.retry_count,
-        event.language,
-        None if event.repo_size_category is None else event.repo_size_category.value,
-    )
+def _stored(kind: Kind, value: Any) -> Any:
+    """A column value as this backend stores it: UUIDs and timestamps as text, gate lists as JSON text."""
+    if value is None:
+        return None
+    if kind is Kind.UUID:
+        return str(value)
+    if kind is Kind.TIMESTAMP:
+        return value.isoformat()
+    if kind is Kind.BOOLEAN:
+        return int(value)
+    if kind is Kind.GATES:
+        return json.dumps(value)
+    return value
+
+
+def _loaded(kind: Kind, value: Any) -> Any:
+    """A stored value as :func:`~.columns.event_from_values` takes it (text UUIDs and timestamps are read there)."""
+    if kind is Kind.BOOLEAN:
+        return bool(value)
+    if kind is Kind.GATES:
+        return json.loads(value)
+    return value
+
+
+def _row(event: TaskCompletionEvent, received_at: datetime) -> tuple[Any, ...]:
+    values = event_values(event, received_at)
+    return tuple(_stored(column.kind, value) for column, value in zip(EVENT_COLUMNS, values, strict=True))
 
 
 def _where(dimensions: Dimensions) -> tuple[str, list[str]]:
@@ -319,8 +287,7 @@ class SQLiteStorage:
     # -- events -------------------------------------------------------------------------------------------------------
 
     def insert_events(self, events: Sequence[TaskCompletionEvent], received_at: datetime) -> list[bool]:
-        received = _iso(received_at)
-        rows = [_row(event, received) for event in events]  # outside the lock: pure Python work
+        rows = [_row(event, received_at) for event in events]  # outside the lock: pure Python work
         stored = []
         with self._write_lock:
             self._check_open()
@@ -354,12 +321,9 @@ class SQLiteStorage:
             ).fetchone()
         if row is None:
             return None
-        fields = dict(zip(_EVENT_COLUMNS, row, strict=True))
-        del fields["received_at"]
-        fields["quality_gate_passed"] = bool(fields["quality_gate_passed"])
-        fields["quality_gates_run"] = json.loads(fields["quality_gates_run"])
-        fields["quality_gates_failed"] = json.loads(fields["quality_gates_failed"])
-        return TaskCompletionEvent(**fields)
+        return event_from_values(
+            {column.name: _loaded(column.kind, value) for column, value in zip(EVENT_COLUMNS, row, strict=True)}
+        )
 
     # -- reads --------------------------------------------------------------------------------------------------------
 
