@@ -17,7 +17,16 @@ from typing import Any
 from .records import LogRecord
 from .values import MalformedValueError, any_value, attributes
 
-__all__ = ["JSON", "PROTOBUF", "BadRequestError", "Decoded", "check_request", "decode_logs", "media_type"]
+__all__ = [
+    "JSON",
+    "PROTOBUF",
+    "BadRequestError",
+    "Decoded",
+    "check_request",
+    "decode_logs",
+    "media_type",
+    "protobuf_missing",
+]
 
 _orjson: ModuleType | None
 try:  # the `fast` extra: several times quicker on large bodies
@@ -57,6 +66,19 @@ class Decoded:
 def media_type(content_type: str) -> str:
     """``application/json`` from ``application/json; charset=utf-8``."""
     return content_type.split(";", 1)[0].strip().lower()
+
+
+def protobuf_missing() -> str | None:
+    """Why protobuf bodies cannot be read here (``opentelemetry-proto`` is not installed), or ``None`` if they can."""
+    try:
+        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2  # noqa: F401, PLC0415
+    except ImportError:
+        return (
+            "application/x-protobuf needs opentelemetry-proto, which is not installed here "
+            "(pip install 'mosaicstack-telemetry[otel]'); send application/json instead "
+            "(OTEL_EXPORTER_OTLP_PROTOCOL=http/json)"
+        )
+    return None
 
 
 def decode_logs(body: bytes, kind: str) -> Decoded:
