@@ -44,7 +44,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from .. import _wire
 from .._protocol import EVENTS_PATH, MAX_PREDICTION_QUERIES, PREDICTIONS_PATH, encode_prediction_response
@@ -56,6 +56,7 @@ from .fault_middleware import FaultMiddleware
 from .faults import FaultPlan
 from .keys import KeyUsage, find_key, is_well_formed
 from .openapi import OPENAPI_PATH, openapi_document
+from .otlp import OTLP_PATH, OtlpMount
 from .predictions import PREDICTION_MAX_AGE_SECONDS, Predictor
 from .storage import KeyRecord, Storage
 
@@ -328,7 +329,8 @@ def create_app(
     :param prediction_max_age_seconds: the default predictor's freshness bound: a cached summary younger than this
         is used although events were added since (0: always exact).
 
-    The app's ``state`` holds ``storage``, ``faults``, ``predictor``, ``parse_limiter`` and ``prediction_limiter``.
+    The app's ``state`` holds ``storage``, ``faults``, ``predictor``, ``parse_limiter``, ``prediction_limiter`` and
+    ``otlp`` (the OTLP bridge mounted at ``/otlp``: :mod:`.otlp`).
     """
     plan = FaultPlan() if faults is None else faults
     api = _Api(
@@ -342,12 +344,14 @@ def create_app(
         max_body_bytes=max_body_bytes,
         clock=clock,
     )
+    otlp = OtlpMount(storage, now=clock)
     app = Starlette(
         routes=[
             Route(HEALTH_PATH, api.healthz, methods=["GET"]),
             Route(OPENAPI_PATH, api.openapi, methods=["GET"]),
             Route(EVENTS_PATH, api.post_events, methods=["POST"]),
             Route(PREDICTIONS_PATH, api.post_predictions, methods=["POST"]),
+            Mount(OTLP_PATH, app=otlp),  # the OTLP bridge, outside API v1 (server/otlp.py)
         ],
         middleware=[Middleware(FaultMiddleware, plan=plan, exempt=(HEALTH_PATH,))],
         exception_handlers={
@@ -355,6 +359,7 @@ def create_app(
             HTTPException: _http_error,
             Exception: _internal_error,
         },
+        lifespan=otlp.lifespan,
     )
     # No "add the trailing slash" redirects: Starlette builds their Location from the Host header, which a client
     # forges at will (an open redirect). A path the API does not have is a 404, whatever its slashes.
@@ -364,4 +369,5 @@ def create_app(
     app.state.predictor = api.predictor
     app.state.parse_limiter = api.parse_limiter
     app.state.prediction_limiter = api.prediction_limiter
+    app.state.otlp = otlp
     return app
