@@ -3,6 +3,7 @@ thread, and prediction work behind a limiter of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -146,3 +147,80 @@ def test_prediction_work_queues_behind_its_own_limiter(monkeypatch: pytest.Monke
             for thread in askers:
                 thread.join(30)
     assert [200] * (PREDICTION_CONCURRENCY + 1) == statuses
+
+
+class _Entering:
+    """A lock that says when a second thread comes to wait on it (the first holds it while it computes)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.entries = 0
+        self.second_waits = threading.Event()
+
+    def __enter__(self) -> None:
+        self.entries += 1
+        if self.entries == 2:
+            self.second_waits.set()
+        self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+def test_concurrent_requests_for_one_group_compute_it_once(tmp_path: Any) -> None:
+    """Single flight, on real threads: while one request summarizes a group, a second one for the same group waits
+    for that summary instead of computing it again, and answers from it (cache hit)."""
+    with SQLiteStorage(tmp_path / "events.db") as store:  # a file: each reader has its own connection
+        add(store, 12)
+        summarizing = threading.Event()
+        release = threading.Event()
+        summaries: list[Any] = []
+
+        class SlowReader:
+            def __init__(self, inner: Any) -> None:
+                self._inner = inner
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._inner, name)
+
+            def summarize(self, *args: Any) -> Any:
+                summaries.append(args)
+                summarizing.set()
+                assert release.wait(10)
+                return self._inner.summarize(*args)
+
+        class SlowStorage:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(store, name)
+
+            def reader(self) -> Any:
+                @contextlib.contextmanager
+                def wrapped() -> Iterator[Any]:
+                    with store.reader() as inner:
+                        yield SlowReader(inner)
+
+                return wrapped()
+
+        predictor = Predictor(SlowStorage(), clock=lambda: NOW)  # type: ignore[arg-type]
+        group = _Entering()
+        exact = {"task_type": PROBE.task_type.value, "model": PROBE.model, "provider": PROBE.provider.value}
+        exact["complexity"] = PROBE.complexity.value
+        predictor._computing[tuple(sorted(exact.items()))] = group  # type: ignore[assignment]
+        answers: dict[str, Any] = {}
+
+        def ask(name: str) -> None:
+            answers[name] = predictor.predict_batch([PROBE])[0]
+
+        first = threading.Thread(target=ask, args=("first",))
+        first.start()
+        assert summarizing.wait(10)
+        second = threading.Thread(target=ask, args=("second",))
+        second.start()
+        assert group.second_waits.wait(10)
+        release.set()
+        first.join(10)
+        second.join(10)
+    assert len(summaries) == 1
+    assert answers["first"].metadata.cache_hit is False
+    assert answers["second"].metadata.cache_hit is True
+    assert answers["second"].prediction == answers["first"].prediction
