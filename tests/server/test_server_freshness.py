@@ -201,7 +201,7 @@ def test_concurrent_requests_for_one_group_compute_it_once(tmp_path: Any) -> Non
 
                 return wrapped()
 
-        predictor = Predictor(SlowStorage(), clock=lambda: NOW)  # type: ignore[arg-type]
+        predictor = Predictor(SlowStorage(), clock=lambda: NOW)
         group = _Entering()
         exact = {"task_type": PROBE.task_type.value, "model": PROBE.model, "provider": PROBE.provider.value}
         exact["complexity"] = PROBE.complexity.value
