@@ -35,6 +35,7 @@ from uuid import UUID
 from ..events import TaskCompletionEvent
 from .columns import COLUMN_NAMES, EVENT_COLUMNS, Kind, event_from_values, event_values
 from .migrations import migrate
+from .stats_queries import SQLITE, StatsQueries
 from .storage import DIMENSIONS, METRICS, Dimensions, GroupSummary, KeyRecord, StorageReader
 
 __all__ = ["SQLiteStorage"]
@@ -333,6 +334,15 @@ class SQLiteStorage:
             connection.execute("BEGIN")
             try:
                 yield _SQLiteReader(connection)
+            finally:
+                connection.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def stats(self) -> Iterator[StatsQueries]:
+        with self._read_connection() as connection:
+            connection.execute("BEGIN")
+            try:
+                yield StatsQueries(lambda sql, params: connection.execute(sql, params).fetchall(), SQLITE)
             finally:
                 connection.execute("COMMIT")
 

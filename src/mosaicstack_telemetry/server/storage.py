@@ -24,6 +24,7 @@ from uuid import UUID
 import attrs
 
 from ..events import TaskCompletionEvent
+from .stats_queries import StatsQueries
 
 __all__ = [
     "DIMENSIONS",
@@ -141,6 +142,11 @@ class Storage(Protocol):
 
     def reader(self) -> AbstractContextManager[StorageReader]:
         """A read snapshot for a series of counts and summaries."""
+        ...
+
+    def stats(self) -> AbstractContextManager[StatsQueries]:
+        """A read snapshot for the dashboard's statistics, instance-scoped and aggregated in SQL
+        (:class:`~.stats_queries.StatsQueries`, over the backend's connection and :class:`~.stats_queries.Dialect`)."""
         ...
 
     def count_events(self, instance_id: UUID | None = None) -> int:
