@@ -1,11 +1,13 @@
 """Fixtures for the reference server's tests: a running server, clients for it, the app in-process.
 
 Every server listens on 127.0.0.1 only. Tests here use real time: the server runs on its own thread and loop, which
-virtual clocks cannot see.
+virtual clocks cannot see. ``postgres_cluster`` / ``postgres_url`` (a throwaway PostgreSQL, :mod:`tests._postgres`)
+and ``any_storage`` (each backend in turn) serve the tests that run on both backends.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -15,8 +17,42 @@ from mosaicstack_telemetry import _wire
 from mosaicstack_telemetry.server import SQLiteStorage, create_app
 from mosaicstack_telemetry.server.keys import create_key
 from mosaicstack_telemetry.server.runner import ServerThread, run_in_thread
+from mosaicstack_telemetry.server.storage import Storage
+from tests._postgres import PostgresCluster, postgres_cluster, postgres_url  # noqa: F401 - fixtures
 
 from ._server_support import InProcess
+
+#: The backends the storage contract runs on, as fixture parameters.
+BACKENDS = ["sqlite", "postgres"]
+
+
+@contextlib.contextmanager
+def new_storage(request: pytest.FixtureRequest, backend: str) -> Iterator[Storage]:
+    """A new, empty storage: in-memory SQLite, or a fresh database of the session's PostgreSQL cluster (usable from
+    a fixture of any scope: the cluster is the session's)."""
+    if backend == "sqlite":
+        with SQLiteStorage() as sqlite:
+            yield sqlite
+        return
+    from mosaicstack_telemetry.server.postgres import PostgresStorage
+
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database()
+    try:
+        store: Storage = PostgresStorage(url)
+        try:
+            yield store
+        finally:
+            store.close()
+    finally:
+        cluster.drop_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def any_storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
+    """A new, empty storage on each backend in turn: in-memory SQLite, then a fresh PostgreSQL database."""
+    with new_storage(request, request.param) as store:
+        yield store
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""API keys (hashed, constant-time compare) and the SQLite storage behind the :class:`Storage` interface."""
+"""API keys (hashed, constant-time compare) and the storage contract behind the :class:`Storage` interface.
+
+The contract tests take ``storage`` and run on each backend (in-memory SQLite, a fresh PostgreSQL database); the
+tests of files, WAL and modes are SQLite's own.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -16,6 +19,7 @@ import pytest
 
 from mosaicstack_telemetry import TaskCompletionEvent
 from mosaicstack_telemetry.server import SQLiteStorage, Storage, create_key, hash_key, verify_key
+from mosaicstack_telemetry.server.backends import database_errors
 from mosaicstack_telemetry.server.keys import is_well_formed
 
 from ._server_support import wire_event
@@ -24,31 +28,27 @@ NOW = datetime(2026, 2, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def storage() -> Iterator[SQLiteStorage]:
-    with SQLiteStorage() as store:
-        yield store
+def storage(any_storage: Storage) -> Storage:
+    """Each backend in turn (see ``any_storage`` in conftest)."""
+    return any_storage
 
 
 def event(**fields: object) -> TaskCompletionEvent:
     return TaskCompletionEvent.model_validate(wire_event(uuid4(), **fields))
 
 
-def test_sqlite_storage_is_a_storage() -> None:
-    """The HTTP layer sees only the interface: mypy checks the types through this assignment, and at run time the
-    backend has every method the interface names, each callable."""
-    store: Storage = SQLiteStorage()
-    try:
-        interface = [name for name in vars(Storage) if not name.startswith("_")]
-        assert interface
-        assert [] == [name for name in interface if not callable(getattr(store, name, None))]
-    finally:
-        store.close()
+def test_each_backend_is_a_storage(storage: Storage) -> None:
+    """The HTTP layer sees only the interface: mypy checks the types through the fixture's assignments, and at run
+    time each backend has every method the interface names, each callable."""
+    interface = [name for name in vars(Storage) if not name.startswith("_")]
+    assert interface
+    assert [] == [name for name in interface if not callable(getattr(storage, name, None))]
 
 
 # -- keys -------------------------------------------------------------------------------------------------------------
 
 
-def test_create_and_verify_a_key(storage: SQLiteStorage) -> None:
+def test_create_and_verify_a_key(storage: Storage) -> None:
     key = create_key(storage, label="ci")
     assert is_well_formed(key.key)
     assert key.key == key.key.lower()
@@ -74,50 +74,69 @@ def test_only_the_hash_is_stored(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("candidate", ["", "a" * 63, "a" * 65, "z" * 64, " " + "a" * 63, "é" * 64])
-def test_malformed_keys_verify_to_nothing(storage: SQLiteStorage, candidate: str) -> None:
+def test_malformed_keys_verify_to_nothing(storage: Storage, candidate: str) -> None:
     assert verify_key(storage, candidate) is None
 
 
-def test_unknown_key_verifies_to_nothing(storage: SQLiteStorage) -> None:
+def test_unknown_key_verifies_to_nothing(storage: Storage) -> None:
     create_key(storage)
     assert verify_key(storage, "ab" * 32) is None
 
 
-def test_fixed_key_and_instance(storage: SQLiteStorage) -> None:
+def test_fixed_key_and_instance(storage: Storage) -> None:
     key = create_key(storage, "12345678-1234-4234-8234-123456789abc", key="AB" * 32)
     assert ("ab" * 32, UUID("12345678-1234-4234-8234-123456789abc")) == (key.key, key.instance_id)
     assert key.instance_id == verify_key(storage, "ab" * 32)
 
 
-def test_create_key_rejects_bad_input(storage: SQLiteStorage) -> None:
+def test_create_key_rejects_bad_input(storage: Storage) -> None:
     with pytest.raises(ValueError, match="64 hexadecimal"):
         create_key(storage, key="short")
     with pytest.raises(ValueError, match="badly formed"):
         create_key(storage, "not-a-uuid")
 
 
+def test_key_lifecycle(storage: Storage) -> None:
+    """Listed oldest first with their instance and label; touched; revoked once (a second revoke changes nothing)."""
+    first, second = uuid4(), uuid4()
+    storage.add_key("a1" * 32, first, "one")
+    storage.add_key("b2" * 32, second)
+    assert [("a1" * 32, first, "one"), ("b2" * 32, second, None)] == [
+        (record.key_sha256, record.instance_id, record.label) for record in storage.list_keys()
+    ]
+    storage.touch_key("a1" * 32, NOW)
+    record = storage.find_key("a1" * 32)
+    assert record is not None
+    assert (NOW, None, False) == (record.last_used_at, record.revoked_at, record.revoked)
+    assert record.created_at.tzinfo is not None
+    assert 2 == storage.revoke_keys(["a1" * 32, "b2" * 32, "c3" * 32], NOW)
+    assert 0 == storage.revoke_keys(["a1" * 32], datetime(2027, 1, 1, tzinfo=timezone.utc))
+    assert [NOW, NOW] == [record.revoked_at for record in storage.list_keys()]
+    assert storage.find_key("c3" * 32) is None
+
+
 # -- events -----------------------------------------------------------------------------------------------------------
 
 
-def test_insert_reports_duplicates_and_stores_the_rest(storage: SQLiteStorage) -> None:
+def test_insert_reports_duplicates_and_stores_the_rest(storage: Storage) -> None:
     first, second = event(), event()
     assert [True, True, False] == storage.insert_events([first, second, first], NOW)
     assert [False, True] == storage.insert_events([second, event()], NOW)
     assert 3 == storage.count_events()
 
 
-def test_a_failed_insert_stores_nothing(storage: SQLiteStorage) -> None:
+def test_a_failed_insert_stores_nothing(storage: Storage) -> None:
     """The batch is one transaction: an error half-way rolls back what came before."""
     good = event()
     broken = event()
     broken.model = None  # type: ignore[assignment]  # NOT NULL: fails inside the transaction
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(database_errors()):
         storage.insert_events([good, broken], NOW)
     assert 0 == storage.count_events()
     assert [True] == storage.insert_events([good], NOW)
 
 
-def test_fetch_event(storage: SQLiteStorage) -> None:
+def test_fetch_event(storage: Storage) -> None:
     stored = event(quality_gates_failed=["lint"], repo_size_category="tiny")
     storage.insert_events([stored], NOW)
     assert stored == storage.fetch_event(stored.instance_id, stored.event_id)
@@ -125,7 +144,7 @@ def test_fetch_event(storage: SQLiteStorage) -> None:
     assert storage.fetch_event(uuid4(), stored.event_id) is None  # another instance does not see it
 
 
-def test_event_ids_are_unique_per_instance(storage: SQLiteStorage) -> None:
+def test_event_ids_are_unique_per_instance(storage: Storage) -> None:
     """Instance B's event with instance A's event_id is B's own event: stored, not a duplicate, each fetched apart."""
     mine = event(model="model-a")
     theirs = event(event_id=str(mine.event_id), model="model-b")
@@ -142,7 +161,34 @@ def test_event_ids_are_unique_per_instance(storage: SQLiteStorage) -> None:
     assert theirs == storage.fetch_event(theirs.instance_id, mine.event_id)
 
 
-def test_reader_rejects_unknown_names(storage: SQLiteStorage) -> None:
+def test_version_grows_with_stored_events_only(storage: Storage) -> None:
+    with storage.reader() as reader:
+        empty = reader.version()
+    batch = [event() for _ in range(3)]
+    storage.insert_events(batch, NOW)
+    with storage.reader() as reader:
+        after_insert = reader.version()
+    storage.insert_events(batch, NOW)  # duplicates only: nothing stored
+    with storage.reader() as reader:
+        assert after_insert == reader.version()
+    assert empty < after_insert
+
+
+def test_order_statistics_by_rank_with_ties(storage: Storage) -> None:
+    """Ranks are 1-based positions in the sorted group, ties included; ranks past the group are left out."""
+    values = [7, 3, 3, 9, 1, 3, 12, 7]
+    storage.insert_events([event(task_duration_ms=v, actual_output_tokens=100 - v) for v in values], NOW)
+    with storage.reader() as reader:
+        summary = reader.summarize(
+            {"task_type": "implementation", "model": "claude-sonnet-4-5"},
+            {"task_duration_ms": [1, 2, 4, 5, 8, 9], "actual_output_tokens": [1, 8]},
+        )
+    assert {1: 1, 2: 3, 4: 3, 5: 7, 8: 12} == summary.order_statistics["task_duration_ms"]
+    assert {1: 88, 8: 99} == summary.order_statistics["actual_output_tokens"]
+    assert (8, 8, 8) == (summary.sample_size, summary.gate_passed, summary.succeeded)
+
+
+def test_reader_rejects_unknown_names(storage: Storage) -> None:
     with storage.reader() as reader:
         with pytest.raises(ValueError, match="unknown dimensions"):
             reader.count({"harness": "aider"})
@@ -150,7 +196,7 @@ def test_reader_rejects_unknown_names(storage: SQLiteStorage) -> None:
             reader.summarize({}, {"retry_count": [1]})
 
 
-def test_reader_counts_and_summarizes(storage: SQLiteStorage) -> None:
+def test_reader_counts_and_summarizes(storage: Storage) -> None:
     storage.insert_events([event(actual_input_tokens=v) for v in (30, 10, 20)], NOW)
     with storage.reader() as reader:
         assert 3 == reader.count({})
@@ -163,8 +209,8 @@ def test_reader_counts_and_summarizes(storage: SQLiteStorage) -> None:
         assert (0, {}) == (empty.sample_size, empty.order_statistics["actual_input_tokens"])
 
 
-def test_close_is_idempotent_and_final() -> None:
-    store = SQLiteStorage()
+def test_close_is_idempotent_and_final(storage: Storage) -> None:
+    store = storage
     store.close()
     store.close()
     with pytest.raises(RuntimeError, match="closed"):

@@ -1,0 +1,115 @@
+"""Open the reference server's storage from what the operator gives: a database URL or a SQLite file.
+
+* ``postgresql://…`` (or ``postgres://…``) — :class:`~.postgres.PostgresStorage` (the ``postgres`` extra);
+* ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db``, ``sqlite://`` (in memory), or a plain path —
+  :class:`~.sqlite.SQLiteStorage`.
+
+This is the only place that chooses a backend: the HTTP layer, the CLI and the worker processes receive a
+:class:`~.storage.Storage` and never ask which one. :func:`masked_url` is how any message names a database: a URL's
+password never reaches a log, an error or a repr. The URL itself should arrive through
+:data:`ENV_DATABASE_URL` (or a ``PGPASSFILE``) rather than a command line, which every user of the machine can see.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from urllib.parse import urlsplit, urlunsplit
+
+from .storage import SQLiteStorage, Storage
+
+__all__ = [
+    "ENV_DATABASE_URL",
+    "StorageOpenError",
+    "database_errors",
+    "describe_database",
+    "is_postgres_url",
+    "masked_url",
+    "open_storage",
+    "supports_workers",
+]
+
+#: The environment variable holding the database URL (``serve`` and ``keys`` read it when ``--database-url`` is not
+#: given).
+ENV_DATABASE_URL = "MOSAIC_TELEMETRY_DATABASE_URL"
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+class StorageOpenError(RuntimeError):
+    """The database could not be opened (unreachable, refused, malformed URL); the message names it, masked."""
+
+
+def is_postgres_url(target: str | os.PathLike[str]) -> bool:
+    return isinstance(target, str) and urlsplit(target).scheme.lower() in _POSTGRES_SCHEMES
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (and nothing else changed); a non-URL is returned as it is."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<an unparsable database URL>"
+    if not parts.scheme or "@" not in parts.netloc:
+        return url
+    credentials, _, host = parts.netloc.rpartition("@")
+    user, colon, _password = credentials.partition(":")
+    netloc = f"{user}{':***' if colon else ''}@{host}"
+    query = "&".join(
+        "password=***" if item.lower().startswith("password=") else item for item in parts.query.split("&")
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _sqlite_path(target: str | os.PathLike[str]) -> str | None:
+    """The SQLite file a target names (``None``: in memory)."""
+    if isinstance(target, str) and target.lower().startswith("sqlite:"):
+        rest = target[len("sqlite:") :]
+        if not rest.startswith("//"):
+            raise StorageOpenError(f"a SQLite URL is sqlite:///FILE (or sqlite:// in memory), not {target!r}")
+        path = rest[3:] if rest.startswith("///") else rest[2:]
+        return None if path in ("", ":memory:") else path
+    text = os.fspath(target)
+    return None if text == ":memory:" else text
+
+
+def describe_database(target: str | os.PathLike[str]) -> str:
+    """How messages name a database: a masked URL, or the SQLite file's absolute path (or ``:memory:``)."""
+    if is_postgres_url(target):
+        return masked_url(str(target))
+    path = _sqlite_path(target)
+    return ":memory:" if path is None else os.path.abspath(path)
+
+
+def supports_workers(target: str | os.PathLike[str]) -> bool:
+    """Whether several server processes may share this database (PostgreSQL: yes; SQLite: one process)."""
+    return is_postgres_url(target)
+
+
+def database_errors() -> tuple[type[Exception], ...]:
+    """The exceptions a backend raises for a database failure at run time (for a command to report, not crash)."""
+    errors: tuple[type[Exception], ...] = (sqlite3.Error, StorageOpenError)
+    try:
+        import psycopg  # noqa: PLC0415 - the postgres extra is optional
+    except ImportError:  # pragma: no cover - without the postgres extra only SQLite can fail
+        return errors
+    return (*errors, psycopg.Error)
+
+
+def open_storage(target: str | os.PathLike[str]) -> Storage:
+    """The storage ``target`` names (a URL or a SQLite path), migrated to the code's schema.
+
+    :raises StorageOpenError: PostgreSQL is unreachable or refuses, the URL is malformed, or the ``postgres`` extra
+        is missing.
+    :raises ~.migrations.SchemaTooNewError: the database was written by a newer version of the code.
+    :raises sqlite3.Error: the SQLite file cannot be opened.
+    """
+    if is_postgres_url(target):
+        try:
+            from .postgres import PostgresStorage  # noqa: PLC0415 - needs the optional postgres extra
+        except ImportError:
+            raise StorageOpenError(
+                'a postgresql:// database needs the "postgres" extra: pip install "mosaicstack-telemetry[postgres]"'
+            ) from None
+        return PostgresStorage(str(target))
+    return SQLiteStorage(_sqlite_path(target))
