@@ -1,4 +1,4 @@
-"""The dashboard's statistics in SQL (SQLite) against the same definitions computed in Python from the events."""
+"""The dashboard's statistics in SQL (SQLite and PostgreSQL) against the same definitions computed in Python from the events."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from uuid import UUID
 import attrs
 import pytest
 
-from mosaicstack_telemetry.server import SQLiteStorage
+from mosaicstack_telemetry.server import Storage
 from mosaicstack_telemetry.server.stats_queries import DURATION_EDGES_MS, StatsFilter
 
 from . import _stats_support as data
+from .conftest import BACKENDS, new_storage
 
 EVENTS = data.make_events(400)
 #: Events on the edges of a time range: at the second, a microsecond after it, given at another offset.
@@ -42,9 +43,10 @@ FILTERS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def storage() -> Iterator[SQLiteStorage]:
-    with SQLiteStorage() as store:
+@pytest.fixture(scope="module", params=BACKENDS)
+def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
+    """The dataset stored once per backend (SQLite, PostgreSQL): the same SQL answers on both."""
+    with new_storage(request, request.param) as store:
         received = datetime(2026, 12, 1, tzinfo=timezone.utc)
         assert all(store.insert_events(ALL + OTHER, received))
         yield store
@@ -55,7 +57,7 @@ def _filter(**chosen: Any) -> StatsFilter:
 
 
 @pytest.mark.parametrize("chosen", FILTERS)
-def test_totals_groups_and_gates_equal_the_events(storage: SQLiteStorage, chosen: dict[str, Any]) -> None:
+def test_totals_groups_and_gates_equal_the_events(storage: Storage, chosen: dict[str, Any]) -> None:
     """Sums over the instance's selected events: totals, per model, per task type, gate failure counts."""
     selected = data.select(ALL, **chosen)
     with storage.stats() as stats:
@@ -75,9 +77,7 @@ def test_totals_groups_and_gates_equal_the_events(storage: SQLiteStorage, chosen
 
 
 @pytest.mark.parametrize("chosen", FILTERS)
-def test_series_durations_and_the_latest_events_equal_the_events(
-    storage: SQLiteStorage, chosen: dict[str, Any]
-) -> None:
+def test_series_durations_and_the_latest_events_equal_the_events(storage: Storage, chosen: dict[str, Any]) -> None:
     selected = data.select(ALL, **chosen)
     with storage.stats() as stats:
         hours = stats.series(_filter(**chosen), "hour")
@@ -105,7 +105,7 @@ def test_series_durations_and_the_latest_events_equal_the_events(
         )
 
 
-def test_duration_percentiles_are_nearest_rank(storage: SQLiteStorage) -> None:
+def test_duration_percentiles_are_nearest_rank(storage: Storage) -> None:
     selected = data.select(ALL)
     n = len(selected)
     with storage.stats() as stats:
@@ -115,7 +115,7 @@ def test_duration_percentiles_are_nearest_rank(storage: SQLiteStorage) -> None:
         assert stats.duration_at(_filter(), n + 1) is None
 
 
-def test_combinations_are_the_most_used_first(storage: SQLiteStorage) -> None:
+def test_combinations_are_the_most_used_first(storage: Storage) -> None:
     counts: dict[tuple[str, str, str, str], int] = {}
     for event in ALL:
         key = (event.task_type.value, event.model, event.provider.value, event.complexity.value)
@@ -126,7 +126,7 @@ def test_combinations_are_the_most_used_first(storage: SQLiteStorage) -> None:
     assert expected == [((row.task_type, row.model, row.provider, row.complexity), row.events) for row in rows]
 
 
-def test_facets_list_what_the_instance_holds(storage: SQLiteStorage) -> None:
+def test_facets_list_what_the_instance_holds(storage: Storage) -> None:
     with storage.stats() as stats:
         facets = stats.facets(data.INSTANCE)
         nothing = stats.facets(UUID(int=0))
@@ -143,7 +143,7 @@ def test_facets_list_what_the_instance_holds(storage: SQLiteStorage) -> None:
     )
 
 
-def test_another_instance_sees_only_its_own(storage: SQLiteStorage) -> None:
+def test_another_instance_sees_only_its_own(storage: Storage) -> None:
     with storage.stats() as stats:
         totals = stats.totals(StatsFilter(data.OTHER_INSTANCE))
     assert data.totals(data.select(OTHER, instance_id=data.OTHER_INSTANCE)) == {
@@ -151,6 +151,6 @@ def test_another_instance_sees_only_its_own(storage: SQLiteStorage) -> None:
     }
 
 
-def test_groups_refuse_an_unknown_column(storage: SQLiteStorage) -> None:
+def test_groups_refuse_an_unknown_column(storage: Storage) -> None:
     with storage.stats() as stats, pytest.raises(ValueError, match="by='outcome; DROP TABLE events'"):
         stats.groups(_filter(), "outcome; DROP TABLE events")
