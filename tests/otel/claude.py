@@ -164,3 +164,59 @@ def to_protobuf(records: list[dict[str, Any]]) -> bytes:
     message = Parse(json.dumps(request_body(records)), ExportLogsServiceRequest())
     serialized: bytes = message.SerializeToString()
     return serialized
+
+
+def emit_session(logger: Any, strings: bool = False) -> None:
+    """Two prompts of one Claude Code session, emitted on an OpenTelemetry SDK ``logger`` as Claude Code emits its
+    events (numbers as strings, like versions before 2.1.122, with ``strings``): 7 records, one ignored
+    (``assistant_response``). The first prompt costs 0.21 USD, fails mypy (typecheck) and retries twice; the
+    second is open at the end."""
+
+    def number(value: int) -> int | str:
+        return str(value) if strings else value
+
+    sequence = 0
+
+    def emit(name: str, at_ms: int, prompt_id: str, **attributes: Any) -> None:
+        nonlocal sequence
+        sequence += 1
+        logger.emit(
+            timestamp=BASE_NS + at_ms * 1_000_000,
+            body=f"claude_code.{name}",
+            attributes={
+                "event.name": name,
+                "session.id": SESSION,
+                "prompt.id": prompt_id,
+                "event.sequence": sequence,
+                "user.email": "dev@example.com",
+                **attributes,
+            },
+        )
+
+    emit("user_prompt", 0, PROMPT_1, prompt_length=20, prompt="<REDACTED>")
+    emit(
+        "api_request",
+        1500,
+        PROMPT_1,
+        model="claude-opus-4-1-20250805",
+        input_tokens=number(12),
+        output_tokens=number(640),
+        cache_read_tokens=number(30000),
+        cache_creation_tokens=number(1000),
+        cost_usd=0.21,
+    )
+    emit(
+        "tool_result", 2500, PROMPT_1, tool_name="Bash", success="false", tool_parameters='{"full_command": "mypy src"}'
+    )
+    emit("api_error", 3000, PROMPT_1, model="claude-opus-4-1-20250805", attempt=number(3), error="overloaded")
+    emit("user_prompt", 10_000, PROMPT_2, prompt_length=5, prompt="<REDACTED>")
+    emit(
+        "api_request",
+        11_000,
+        PROMPT_2,
+        model="claude-haiku-4-5",
+        input_tokens=number(100),
+        output_tokens=number(7),
+        cost_usd=0,
+    )
+    emit("assistant_response", 11_500, PROMPT_2, response_length=40)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -94,6 +95,17 @@ async def test_bad_requests_are_refused_with_a_reason(  # noqa: PLR0917
     assert status == reply.status_code
     assert reply.json()["message"]
     assert {status: 1} == dict(app.stats.refused)
+
+
+async def test_protobuf_without_opentelemetry_proto_is_415_naming_the_extra(
+    http: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, app, _ = http
+    monkeypatch.setitem(sys.modules, "opentelemetry.proto.collector.logs.v1.logs_service_pb2", None)
+    reply = await client.post("/v1/logs", content=b"\x0a\x00", headers={"content-type": "application/x-protobuf"})
+    assert 415 == reply.status_code
+    assert "mosaicstack-telemetry[otel]" in reply.json()["message"]
+    assert {415: 1} == dict(app.stats.refused)
 
 
 async def test_body_size_limit() -> None:

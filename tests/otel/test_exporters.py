@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from mosaicstack_telemetry.enums import Outcome, QualityGate
 
-from .claude import BASE_NS, PROMPT_1, PROMPT_2, SCOPE, SESSION
+from .claude import SCOPE, emit_session
 from .recorder import recorded_app
 from .serving import serving
 
@@ -35,59 +35,6 @@ EXPORTERS: dict[str, tuple[Callable[..., Any], Any, Any]] = {
     "protobuf": (ProtoLogExporter, Compression.NoCompression, Compression.Gzip),
     "json": (JsonLogExporter, JsonCompression.NONE, JsonCompression.GZIP),
 }
-
-
-def _emit_session(logger: Any, strings: bool) -> None:
-    """Two prompts of one Claude Code session, as its events (numbers as strings, like versions before 2.1.122)."""
-
-    def number(value: int) -> int | str:
-        return str(value) if strings else value
-
-    sequence = 0
-
-    def emit(name: str, at_ms: int, prompt_id: str, **attributes: Any) -> None:
-        nonlocal sequence
-        sequence += 1
-        logger.emit(
-            timestamp=BASE_NS + at_ms * 1_000_000,
-            body=f"claude_code.{name}",
-            attributes={
-                "event.name": name,
-                "session.id": SESSION,
-                "prompt.id": prompt_id,
-                "event.sequence": sequence,
-                "user.email": "dev@example.com",
-                **attributes,
-            },
-        )
-
-    emit("user_prompt", 0, PROMPT_1, prompt_length=20, prompt="<REDACTED>")
-    emit(
-        "api_request",
-        1500,
-        PROMPT_1,
-        model="claude-opus-4-1-20250805",
-        input_tokens=number(12),
-        output_tokens=number(640),
-        cache_read_tokens=number(30000),
-        cache_creation_tokens=number(1000),
-        cost_usd=0.21,
-    )
-    emit(
-        "tool_result", 2500, PROMPT_1, tool_name="Bash", success="false", tool_parameters='{"full_command": "mypy src"}'
-    )
-    emit("api_error", 3000, PROMPT_1, model="claude-opus-4-1-20250805", attempt=number(3), error="overloaded")
-    emit("user_prompt", 10_000, PROMPT_2, prompt_length=5, prompt="<REDACTED>")
-    emit(
-        "api_request",
-        11_000,
-        PROMPT_2,
-        model="claude-haiku-4-5",
-        input_tokens=number(100),
-        output_tokens=number(7),
-        cost_usd=0,
-    )
-    emit("assistant_response", 11_500, PROMPT_2, response_length=40)
 
 
 @pytest.mark.parametrize("encoding", ["protobuf", "json"])
@@ -100,7 +47,7 @@ def test_sdk_log_exporter_to_bridge(encoding: str, compressed: bool, strings: bo
         exporter = exporter_class(endpoint=f"{url}/v1/logs", compression=gzip if compressed else plain)
         provider = LoggerProvider(resource=Resource.create({"service.name": "claude-code"}))
         provider.add_log_record_processor(BatchLogRecordProcessor(exporter, max_export_batch_size=3))
-        _emit_session(provider.get_logger(SCOPE), strings)
+        emit_session(provider.get_logger(SCOPE), strings)
         assert provider.force_flush(10_000)
         provider.shutdown()
     # uvicorn stopped: the lifespan shutdown completed the open prompt

@@ -71,7 +71,7 @@ def media_type(content_type: str) -> str:
 def protobuf_missing() -> str | None:
     """Why protobuf bodies cannot be read here (``opentelemetry-proto`` is not installed), or ``None`` if they can."""
     try:
-        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2  # noqa: F401, PLC0415
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest  # noqa: F401, PLC0415
     except ImportError:
         return (
             "application/x-protobuf needs opentelemetry-proto, which is not installed here "
