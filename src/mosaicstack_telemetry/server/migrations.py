@@ -16,7 +16,8 @@ Contract:
   changes nothing and is recorded as applied; the later ones run as on any database.
 
 ``PRAGMA user_version`` mirrors the latest applied version (a quick look with the ``sqlite3`` shell); the table is the
-record. A PostgreSQL backend gets its own migration list with the same versions and the same runner contract.
+record. PostgreSQL has its own list with the same versions and the same contract, and its runner (an advisory lock
+instead of ``BEGIN IMMEDIATE``) in :mod:`.pg_migrations`; both check their list and refuse a newer database here.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from datetime import datetime, timezone
 
 import attrs
 
-__all__ = ["SQLITE_MIGRATIONS", "Migration", "SchemaTooNewError", "latest_version", "migrate", "schema_version"]
+__all__ = [
+    "SQLITE_MIGRATIONS",
+    "Migration",
+    "SchemaTooNewError",
+    "check_order",
+    "latest_version",
+    "migrate",
+    "refuse_newer",
+    "schema_version",
+]
 
 
 class SchemaTooNewError(RuntimeError):
@@ -149,13 +159,15 @@ def schema_version(connection: sqlite3.Connection) -> int:
     return int(version)
 
 
-def _check_order(migrations: Sequence[Migration]) -> None:
+def check_order(migrations: Sequence[Migration]) -> None:
+    """Refuse a migration list not numbered 1, 2, 3, … in order."""
     versions = [migration.version for migration in migrations]
     if versions != list(range(1, len(versions) + 1)):
         raise ValueError(f"migrations must be numbered 1, 2, 3, ... in order, got {versions}")
 
 
-def _refuse_newer(current: int, latest: int, database: str) -> None:
+def refuse_newer(current: int, latest: int, database: str) -> None:
+    """Raise :class:`SchemaTooNewError` when the database's version ``current`` is beyond the code's ``latest``."""
     if current > latest:
         raise SchemaTooNewError(
             f"{database} has schema version {current}, newer than this code's {latest}:"
@@ -176,7 +188,7 @@ def migrate(
     :param database: how errors name the database (its path).
     :raises SchemaTooNewError: the database records a version beyond the last migration.
     """
-    _check_order(migrations)
+    check_order(migrations)
     latest = latest_version(migrations)
     connection.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -187,7 +199,7 @@ def migrate(
         connection.execute("BEGIN IMMEDIATE")  # the write lock first: another process may be migrating too
         try:
             current = schema_version(connection)
-            _refuse_newer(current, latest, database)
+            refuse_newer(current, latest, database)
             if current == latest:
                 connection.execute("COMMIT")
                 return applied

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 import psycopg
 from psycopg.rows import TupleRow
 
-from .migrations import Migration, _check_order, _refuse_newer, latest_version
+from .migrations import Migration, check_order, latest_version, refuse_newer
 
 __all__ = ["MIGRATION_LOCK", "POSTGRES_MIGRATIONS", "VERSION_SLOTS", "migrate_postgres", "postgres_schema_version"]
 
@@ -133,14 +133,14 @@ def migrate_postgres(
     :param database: how errors name the database (its URL, without password).
     :raises SchemaTooNewError: the database records a version beyond the last migration.
     """
-    _check_order(migrations)
+    check_order(migrations)
     latest = latest_version(migrations)
     applied: list[int] = []
     while True:
         with connection.transaction():
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             current = postgres_schema_version(connection)
-            _refuse_newer(current, latest, database)
+            refuse_newer(current, latest, database)
             if current == latest:
                 return applied
             connection.execute(_CREATE_RECORD)
