@@ -15,13 +15,14 @@ import pytest
 from mosaicstack_telemetry.enums import Harness, Provider
 from mosaicstack_telemetry.otel import CLAUDE_CODE
 from mosaicstack_telemetry.otel.prompt import prompt_event_id
-from mosaicstack_telemetry.server import SQLiteStorage
+from mosaicstack_telemetry.server import SQLiteStorage, create_app
 from mosaicstack_telemetry.server.keys import create_key, revoke_keys
 from mosaicstack_telemetry.server.otlp import OtlpMount
 from mosaicstack_telemetry.server.runner import ServerThread
 from mosaicstack_telemetry.server.storage import Storage
 
 from .claude import PROMPT_1, PROMPT_2, SESSION, api_request, encode, user_prompt
+from .serving import serving
 
 JSON = {"content-type": "application/json"}
 EVENT_1 = prompt_event_id(CLAUDE_CODE, SESSION, PROMPT_1)
@@ -241,3 +242,12 @@ async def test_body_and_decompression_limits(
 def test_a_bad_option_fails_at_construction(storage: Storage) -> None:
     with pytest.raises(ValueError, match="idle_timeout must be positive, got 0"):
         OtlpMount(storage, idle_timeout=0)
+
+
+async def test_under_a_server_running_the_lifespan_its_end_stores_open_prompts(storage: Storage) -> None:
+    key = create_key(storage)
+    with serving(create_app(storage)) as url:  # uvicorn with lifespan="on": Starlette runs the mount's lifespan
+        async with httpx.AsyncClient(base_url=f"{url}/otlp", headers=_auth(key.key), timeout=10) as client:
+            reply = await client.post("/v1/logs", content=encode([user_prompt(0, 1), api_request(10, 2)]))
+        assert (200, 0) == (reply.status_code, storage.count_events(key.instance_id))
+    assert 1 == storage.count_events(key.instance_id)
