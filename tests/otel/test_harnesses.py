@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from mosaicstack_telemetry import TaskCompletionEvent
 from mosaicstack_telemetry.enums import Harness, Outcome, Provider, QualityGate
 from mosaicstack_telemetry.llm import Pricer
@@ -134,3 +136,46 @@ def test_codex_cli_turns() -> None:
     )
     assert {"codex.sse_event": 1} == dict(assembler.stats.ignored_events)  # the delta
     assert "secret output" not in repr(vars(assembler))
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "gate"),
+    [
+        ("shell", {"command": ["bash", "-lc", "pytest -q"], "workdir": "/w"}, QualityGate.TEST),
+        ("shell_command", {"command": "mypy src", "workdir": "/w"}, QualityGate.TYPECHECK),
+        ("exec_command", {"cmd": "ruff check .", "yield_time_ms": 10000}, QualityGate.LINT),
+        ("apply_patch", {"command": "pytest -q"}, None),  # not a shell tool: no gate
+    ],
+)
+def test_codex_cli_shell_tools_are_quality_gates(
+    tool: str, arguments: dict[str, Any], gate: QualityGate | None
+) -> None:
+    """codex-rs's three shell tools (``shell``'s argv, ``shell_command``'s string, unified exec's ``cmd``)."""
+    common = {"conversation__id": "c-2", "model": "gpt-5-codex"}
+    events, _ = run(
+        [
+            log("codex.user_prompt", 0, "prompt", prompt_length=3, **common),
+            log(
+                "codex.sse_event",
+                500,
+                "sse",
+                event__kind="response.completed",
+                input_token_count="10",
+                output_token_count="5",
+                **common,
+            ),
+            log(
+                "codex.tool_result",
+                1000,
+                "tool",
+                tool_name=tool,
+                call_id="call_1",
+                arguments=json.dumps(arguments),
+                success="false",
+                **common,
+            ),
+        ]
+    )
+    (event,) = events
+    expected = [] if gate is None else [gate]
+    assert (expected, expected) == (event.quality_gates_run, event.quality_gates_failed)

@@ -123,7 +123,8 @@ def extract(table: HarnessTable, kind: Kind, record: LogRecord, *, infer_task: b
     if kind is Kind.TOOL:
         success = as_bool(attributes.get(table.tool_success), table.tool_success)
         gates: tuple[QualityGate, ...] = ()
-        if attributes.get(table.tool_name) == table.shell_tool:
+        tool = attributes.get(table.tool_name)
+        if isinstance(tool, str) and tool in table.shell_tools:
             command = _command(table, attributes)
             gates = tuple(gates_of(command)) if command else ()
         return Mapped(**common, success=success is not False, gates=gates)

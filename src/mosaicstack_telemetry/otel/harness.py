@@ -61,8 +61,9 @@ class HarnessTable:
     tool_name: str
     tool_success: str
     tool_parameters: str
-    #: the tool whose results may be quality gates, and the keys of its command in the (JSON) parameters
-    shell_tool: str
+    #: the tools whose results may be quality gates, and the keys of their command in the (JSON) parameters (a
+    #: string, or an argv list joined with spaces); the first key present wins
+    shell_tools: frozenset[str]
     command_keys: tuple[str, ...]
     #: a request record counts only when this attribute has this value (Codex: the ``response.completed`` event)
     request_when: tuple[str, str] | None = None
@@ -118,7 +119,7 @@ CLAUDE_CODE = HarnessTable(
     tool_name="tool_name",
     tool_success="success",
     tool_parameters="tool_parameters",
-    shell_tool="Bash",
+    shell_tools=frozenset({"Bash"}),
     command_keys=("full_command", "bash_command"),
 )
 
@@ -147,14 +148,16 @@ GEMINI_CLI = HarnessTable(
     tool_name="function_name",
     tool_success="success",
     tool_parameters="function_args",
-    shell_tool="run_shell_command",
+    shell_tools=frozenset({"run_shell_command"}),
     command_keys=("command",),
 )
 
 #: Codex CLI (openai/codex docs/config.md#otel and codex-rs/otel session_telemetry.rs). No cost (priced by the
 #: ``llm`` pricer) and no turn id: a turn runs from one ``user_prompt`` to the next of its conversation. Tokens ride
 #: on the ``sse_event`` whose ``event.kind`` is ``response.completed``; input includes cached tokens, output includes
-#: reasoning. The shell tool and its ``command`` argument are read from codex-rs (the docs do not name them).
+#: reasoning. The shell tools and their command arguments are read from codex-rs (the docs do not name them):
+#: ``shell`` (``command``, an argv list), ``shell_command`` (``command``, a string) and the unified exec tool
+#: ``exec_command`` (``cmd``, a string); ``codex.tool_result`` carries the call's raw JSON ``arguments``.
 CODEX_CLI = HarnessTable(
     harness=Harness.CUSTOM,
     provider=Provider.OPENAI,
@@ -178,8 +181,8 @@ CODEX_CLI = HarnessTable(
     tool_name="tool_name",
     tool_success="success",
     tool_parameters="arguments",
-    shell_tool="shell",
-    command_keys=("command",),
+    shell_tools=frozenset({"shell", "shell_command", "exec_command"}),
+    command_keys=("command", "cmd"),
     request_when=("event.kind", "response.completed"),
 )
 
