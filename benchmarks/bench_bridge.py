@@ -4,7 +4,9 @@ Run: ``python benchmarks/bench_bridge.py`` (protobuf rows need the ``otel`` extr
 records (each prompt: user_prompt, 4 api_request, 2 Bash tool_result, 1 assistant_response; every request new
 sessions, so nothing is a duplicate) go through the ASGI app in process — body read, decode, dedup, mapping,
 prompt assembly, one event per completed prompt tracked on a genuine ``TelemetryClient`` that is never started.
-The baseline, measured in the same run on the same bodies, is parsing alone (the bridge's JSON parser — orjson
+The same bodies also go through the reference server's ``/otlp`` mount in process (``server.otlp.OtlpMount``: the
+api key looked up on a worker thread per request, the events stored in an in-memory SQLite at the end), its rate
+beside the bridge's. The baseline, measured in the same run on the same bodies, is parsing alone (the bridge's JSON parser — orjson
 with the ``fast`` extra — / protobuf ``ParseFromString``): the ratio is what the bridge costs beyond reading the bytes at all. Memory per open prompt is
 tracemalloc's growth over 10,000 open prompts (their sums and the dedup keys of their 8 records) divided by 10,000.
 """
@@ -31,6 +33,9 @@ from mosaicstack_telemetry import TelemetryClient, TelemetryConfig
 from mosaicstack_telemetry.otel import BridgeApp
 from mosaicstack_telemetry.otel.decode import JSON, decode_logs
 from mosaicstack_telemetry.otel.decode import _loads as json_loads  # the parser the bridge uses (orjson if installed)
+from mosaicstack_telemetry.server import SQLiteStorage
+from mosaicstack_telemetry.server.keys import create_key
+from mosaicstack_telemetry.server.otlp import OtlpMount
 
 RECORDS_PER_REQUEST = 512
 REQUESTS = 20
@@ -64,7 +69,7 @@ def telemetry() -> TelemetryClient:
     return TelemetryClient(TelemetryConfig(instance_id=INSTANCE, max_queue_size=1_000))
 
 
-async def post(app: BridgeApp, body: bytes, content_type: str) -> int:
+async def post(app: Any, body: bytes, content_type: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> int:
     status = 0
     sent = False
 
@@ -84,7 +89,11 @@ async def post(app: BridgeApp, body: bytes, content_type: str) -> int:
         "type": "http",
         "method": "POST",
         "path": "/v1/logs",
-        "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())],
+        "headers": [
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
     }
     await app(scope, receive, send)
     return status
@@ -102,6 +111,26 @@ def ingest_seconds(bodies: list[bytes], content_type: str) -> float:
     asyncio.run(run())
     elapsed = time.perf_counter() - start
     assert REQUESTS * RECORDS_PER_REQUEST == app.stats.records_mapped + app.stats.records_ignored
+    return elapsed
+
+
+def mount_seconds(bodies: list[bytes], content_type: str) -> float:
+    """The same ingestion through the reference server's /otlp mount (key check per request, events stored)."""
+    storage = SQLiteStorage()
+    key = create_key(storage)
+    mount = OtlpMount(storage, max_open_prompts=100_000)
+    auth = ((b"authorization", f"Bearer {key.key}".encode()),)
+
+    async def run() -> None:
+        for body in bodies:
+            assert 200 == await post(mount, body, content_type, auth)
+        mount.close()
+
+    start = time.perf_counter()
+    asyncio.run(run())
+    elapsed = time.perf_counter() - start
+    assert REQUESTS * RECORDS_PER_REQUEST // 8 == storage.count_events(key.instance_id)
+    storage.close()
     return elapsed
 
 
@@ -134,14 +163,23 @@ def throughput() -> None:
     rows = []
     batches = requests()
     for name, (encoder, content_type, parse) in encodings.items():
-        bridge_times, parse_times = [], []
+        bridge_times, mount_times, parse_times = [], [], []
         bodies = [encoder(batch) for batch in batches]
         for _ in range(ROUNDS):
             parse_times.append(parse_seconds(bodies, parse))
             bridge_times.append(ingest_seconds(bodies, content_type))
+            mount_times.append(mount_seconds(bodies, content_type))
         bridge, parsed = statistics.median(bridge_times), statistics.median(parse_times)
+        mount = statistics.median(mount_times)
         size = len(bodies[0])
         rows.append((f"{name}: bridge, records/s", f"{total / bridge:,.0f}", f"{bridge / parsed:.1f}x parse alone"))
+        rows.append(
+            (
+                f"{name}: server /otlp mount, records/s",
+                f"{total / mount:,.0f}",
+                f"{mount / bridge:.2f}x the bridge's time",
+            )
+        )
         rows.append((f"{name}: parse alone, records/s", f"{total / parsed:,.0f}", f"{size / 1024:.0f} KiB/request"))
     print_table(f"Ingestion: {REQUESTS} requests x {RECORDS_PER_REQUEST} records, median of {ROUNDS}", rows)
 
