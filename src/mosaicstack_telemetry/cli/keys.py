@@ -3,12 +3,12 @@
 Only the key's SHA-256 is stored (:mod:`..server.keys`), so a key is shown once, when it is created: losing it means
 creating another. ``list`` names keys by instance and *fingerprint* (the first 8 hex digits of the stored hash) and
 never shows a key; ``revoke`` takes either, and a running server refuses the key (403) from its next request on.
-All work while ``serve`` runs on the same database (SQLite waits for the server's write lock).
+All work while ``serve`` runs on the same database (SQLite waits for the server's write lock), a SQLite file
+(``--db``) or PostgreSQL (``--database-url`` or ``MOSAIC_TELEMETRY_DATABASE_URL``).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 from uuid import UUID
@@ -18,23 +18,30 @@ from rich import box
 from rich.table import Table
 
 from ..config import ENV_API_KEY, ENV_INSTANCE_ID
+from ..server import backends
 from ..server.keys import create_key, revoke_keys
 from ..server.migrations import SchemaTooNewError
-from ..server.storage import KeyRecord, SQLiteStorage
-from .options import EXIT_CODES_HELP, db_option, json_option
+from ..server.storage import KeyRecord, Storage
+from .options import EXIT_CODES_HELP, database_options, database_target, json_option
 from .output import Ui, emit_json, key_values
 
 __all__ = ["keys", "open_storage"]
 
 
-def open_storage(path: Path) -> SQLiteStorage:
-    """The database at ``path`` (created when missing); a failure is exit 1 with the reason, not a traceback."""
+def database_name(target: str | Path) -> str:
+    """How messages name the database: the SQLite path as given, quoted, or the URL with its password masked."""
+    return repr(str(target)) if isinstance(target, Path) else backends.describe_database(target)
+
+
+def open_storage(target: str | Path) -> Storage:
+    """The database ``target`` names (a SQLite file, created when missing, or a URL); a failure is exit 1 with the
+    reason, not a traceback."""
     try:
-        return SQLiteStorage(path)
-    except SchemaTooNewError as error:
+        return backends.open_storage(target)
+    except (SchemaTooNewError, backends.StorageOpenError) as error:
         raise click.ClickException(str(error)) from None
-    except sqlite3.Error as error:
-        raise click.ClickException(f"cannot open the database {str(path)!r}: {error}") from None
+    except backends.database_errors() as error:
+        raise click.ClickException(f"cannot open the database {database_name(target)}: {error}") from None
 
 
 @click.group(epilog=EXIT_CODES_HELP)
@@ -43,22 +50,34 @@ def keys() -> None:
 
 
 @keys.command(epilog=EXIT_CODES_HELP)
-@db_option()
+@database_options()
 @click.option("--instance-id", type=click.UUID, metavar="UUID", help="The key's instance (default: a new UUID).")
 @click.option("--label", help="A note stored with the key.")
 @json_option
 @click.pass_obj
-def create(ui: Ui, *, db_path: Path, instance_id: UUID | None, label: str | None, as_json: bool) -> None:
+def create(
+    ui: Ui,
+    *,
+    db_path: Path,
+    database_url: str | None,
+    instance_id: UUID | None,
+    label: str | None,
+    as_json: bool,
+) -> None:
     """Create an api key (shown once: only its hash is stored)."""
-    with open_storage(db_path) as storage:
-        try:
-            issued = create_key(storage, instance_id, label=label)
-        except sqlite3.Error as error:
-            raise click.ClickException(f"cannot store the key in {str(db_path)!r}: {error}") from None
+    target = database_target(db_path, database_url)
+    shown = str(target) if isinstance(target, Path) else backends.describe_database(target)
+    storage = open_storage(target)
+    try:
+        issued = create_key(storage, instance_id, label=label)
+    except backends.database_errors() as error:
+        raise click.ClickException(f"cannot store the key in {database_name(target)}: {error}") from None
+    finally:
+        storage.close()
     if as_json:
-        emit_json({"api_key": issued.key, "instance_id": str(issued.instance_id), "label": label, "db": str(db_path)})
+        emit_json({"api_key": issued.key, "instance_id": str(issued.instance_id), "label": label, "db": shown})
         return
-    ui.out.print(key_values({"api key": issued.key, "instance id": str(issued.instance_id), "database": str(db_path)}))
+    ui.out.print(key_values({"api key": issued.key, "instance id": str(issued.instance_id), "database": shown}))
     ui.out.print(
         f"\nexport {ENV_API_KEY}={issued.key}\nexport {ENV_INSTANCE_ID}={issued.instance_id}",
         markup=False,
@@ -98,16 +117,19 @@ def _keys_table(records: list[KeyRecord]) -> Table:
 
 
 @keys.command("list", epilog=EXIT_CODES_HELP)
-@db_option(must_exist=True)
+@database_options(must_exist=True)
 @json_option
 @click.pass_obj
-def list_(ui: Ui, *, db_path: Path, as_json: bool) -> None:
+def list_(ui: Ui, *, db_path: Path, database_url: str | None, as_json: bool) -> None:
     """List the keys (fingerprint, instance, label, created, last used, revoked); never the keys themselves.
 
     "last used" is recorded at most once a minute per key.
     """
-    with open_storage(db_path) as storage:
+    storage = open_storage(database_target(db_path, database_url, must_exist=True))
+    try:
         records = storage.list_keys()
+    finally:
+        storage.close()
     if as_json:
         emit_json({"keys": [_key_dict(record) for record in records]})
     elif records:
@@ -118,22 +140,25 @@ def list_(ui: Ui, *, db_path: Path, as_json: bool) -> None:
 
 @keys.command(epilog=EXIT_CODES_HELP)
 @click.argument("selector")
-@db_option(must_exist=True)
+@database_options(must_exist=True)
 @json_option
 @click.pass_obj
-def revoke(ui: Ui, *, selector: str, db_path: Path, as_json: bool) -> None:
+def revoke(ui: Ui, *, selector: str, db_path: Path, database_url: str | None, as_json: bool) -> None:
     """Revoke the key with this fingerprint (8 hex digits, see `keys list`), or every key of this instance id.
 
     A running server refuses a revoked key (403) from its next request on. Revoking is final.
     """
-    with open_storage(db_path) as storage:
-        try:
-            chosen, revoked = revoke_keys(storage, selector)
-        except ValueError as error:
-            raise click.ClickException(str(error)) from None
-        except sqlite3.Error as error:
-            raise click.ClickException(f"cannot revoke in {str(db_path)!r}: {error}") from None
+    target = database_target(db_path, database_url, must_exist=True)
+    storage = open_storage(target)
+    try:
+        chosen, revoked = revoke_keys(storage, selector)
         after = {record.key_sha256: record for record in storage.list_keys()}
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    except backends.database_errors() as error:
+        raise click.ClickException(f"cannot revoke in {database_name(target)}: {error}") from None
+    finally:
+        storage.close()
     records = [after[record.key_sha256] for record in chosen]
     if as_json:
         emit_json({"revoked_now": revoked, "keys": [_key_dict(record) for record in records]})

@@ -18,14 +18,18 @@ from typing import Any, TypeVar
 import click
 
 from ..config import ENV_API_KEY, ENV_INSTANCE_ID, ENV_SERVER_URL, TelemetryConfig
+from ..server.backends import ENV_DATABASE_URL
 
 __all__ = [
     "DEFAULT_DB",
+    "ENV_DATABASE_URL",
     "EXIT_CODES_HELP",
     "EXIT_FAILURE",
     "EXIT_OK",
     "EXIT_USAGE",
     "client_config",
+    "database_options",
+    "database_target",
     "json_option",
     "server_options",
 ]
@@ -34,7 +38,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
-#: The database ``serve`` and ``keys create`` share unless told otherwise.
+#: The database ``serve`` and ``keys create`` share unless told otherwise (or given a database URL).
 DEFAULT_DB = "mosaic-telemetry.db"
 
 # ``\b`` keeps click from re-wrapping the block.
@@ -55,16 +59,41 @@ json_option = click.option(
 )
 
 
-def db_option(*, must_exist: bool = False) -> Callable[[_F], _F]:
-    """``--db FILE``: the reference server's SQLite database; created when missing unless ``must_exist``."""
-    return click.option(
+def database_options(*, must_exist: bool = False) -> Callable[[_F], _F]:
+    """``--db FILE`` and ``--database-url URL``: the reference server's database (see :func:`database_target`)."""
+    db = click.option(
         "--db",
         "db_path",
-        type=click.Path(exists=must_exist, dir_okay=False, path_type=Path),
+        type=click.Path(dir_okay=False, path_type=Path),
         default=DEFAULT_DB,
         show_default=True,
         help="The server's SQLite database" + ("." if must_exist else " (created when missing)."),
     )
+    url = click.option(
+        "--database-url",
+        envvar=ENV_DATABASE_URL,
+        show_envvar=True,
+        metavar="URL",
+        help="postgresql://USER@HOST/DB (or sqlite:///FILE), instead of --db. Prefer the environment variable for a"
+        " URL with a password (or a PGPASSFILE): a command line shows in ps.",
+    )
+
+    def decorate(function: _F) -> _F:
+        return db(url(function))
+
+    return decorate
+
+
+def database_target(db_path: Path, database_url: str | None, *, must_exist: bool = False) -> str | Path:
+    """The database a command opens: ``--database-url``, else ``$MOSAIC_TELEMETRY_DATABASE_URL``, else ``--db``.
+
+    :raises click.BadParameter: ``must_exist`` and the ``--db`` file is missing (exit 2: listing does not create).
+    """
+    if database_url:
+        return database_url
+    if must_exist and not db_path.exists():
+        raise click.BadParameter(f"{str(db_path)!r} does not exist", param_hint="--db")
+    return db_path
 
 
 def server_options(function: _F) -> _F:

@@ -1,4 +1,9 @@
-"""``mosaic-telemetry serve``: the reference server in the foreground, on a database file, until Ctrl-C.
+"""``mosaic-telemetry serve``: the reference server in the foreground, on a database, until Ctrl-C.
+
+The database is a SQLite file (``--db``) or a URL (``--database-url``, or ``MOSAIC_TELEMETRY_DATABASE_URL`` — the
+way a password should arrive: a command line shows in ``ps``); the banner names it with the password masked.
+``--workers N`` runs N server processes on one socket with uvicorn's worker model (:mod:`..server.workers`); they
+share the database, so only PostgreSQL can have more than one: with SQLite the option is refused.
 
 On loopback by default: the reference server is for development, and ``--host 0.0.0.0`` should be a decision.
 
@@ -19,21 +24,25 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import click
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from ..config import ENV_API_KEY, ENV_INSTANCE_ID, ENV_SERVER_URL
 from ..server.accesslog import redact_access_log
 from ..server.app import create_app
+from ..server.backends import describe_database, supports_workers
 from ..server.keys import ApiKey, create_key, hash_key, is_well_formed
 from ..server.predictions import PREDICTION_MAX_AGE_SECONDS
 from ..server.protocol import uvicorn_options
-from ..server.storage import SQLiteStorage
+from ..server.storage import Storage
+from ..server.workers import serve_workers
 from .keys import open_storage
 from .listening import GRACE_SECONDS, bind_listener, local_url, until_stopped
-from .options import EXIT_CODES_HELP, db_option, json_option
+from .options import EXIT_CODES_HELP, database_options, database_target, json_option
 from .output import Ui, emit_json, key_values
 
 __all__ = ["serve"]
@@ -59,7 +68,7 @@ def _read_key_file(path: Path) -> str:
     return text
 
 
-def _key(storage: SQLiteStorage, api_key: str | None, instance_id: UUID | None) -> tuple[ApiKey, bool]:
+def _key(storage: Storage, api_key: str | None, instance_id: UUID | None) -> tuple[ApiKey, bool]:
     """The key to announce, and whether it was already in the database."""
     if api_key is not None:
         record = storage.find_key(hash_key(api_key))
@@ -82,7 +91,15 @@ def _key(storage: SQLiteStorage, api_key: str | None, instance_id: UUID | None) 
     help="Interface to listen on (0.0.0.0: every interface: other machines can connect).",
 )
 @click.option("--port", type=click.IntRange(0, 65_535), default=8000, show_default=True, help="0: a free port.")
-@db_option()
+@database_options()
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Server processes sharing the socket and the database (more than 1 needs PostgreSQL).",
+)
 @click.option(
     "--api-key",
     callback=_check_key,
@@ -112,6 +129,8 @@ def serve(
     host: str,
     port: int,
     db_path: Path,
+    database_url: str | None,
+    workers: int,
     api_key: str | None,
     api_key_file: Path | None,
     instance_id: UUID | None,
@@ -123,40 +142,72 @@ def serve(
     Prints the URL, an api key and its instance id, and the environment variables that point the SDK at it
     (--json: the same as one JSON line). Each start issues a new key unless --api-key names one: only keys'
     hashes are stored, so an earlier key cannot be shown again. -v logs every request.
+
+    The database: --database-url (or MOSAIC_TELEMETRY_DATABASE_URL), else --db. --workers N runs N processes
+    (PostgreSQL only).
     """
+    target = database_target(db_path, database_url)
+    if workers > 1 and not supports_workers(target):
+        raise click.UsageError(
+            f"--workers {workers} needs PostgreSQL (--database-url postgresql://… or MOSAIC_TELEMETRY_DATABASE_URL):"
+            " a SQLite database is served by one process"
+        )
     if api_key_file is not None:
         if api_key is not None:
             raise click.UsageError("--api-key and --api-key-file are exclusive: give one")
         api_key = _read_key_file(api_key_file)
     if not ui.verbose:  # a server in the foreground shows its warnings and errors; -v shows every request
         click.get_current_context().call_on_close(ui.show_log(logging.WARNING, ("uvicorn", "mosaicstack_telemetry")))
-    with open_storage(db_path) as storage, until_stopped():
-        issued, reused = _key(storage, api_key, instance_id)
-        sock = bind_listener(host, port)
+    storage = open_storage(target)
+    with until_stopped():
         try:
+            issued, reused = _key(storage, api_key, instance_id)
+            sock = bind_listener(host, port)
             url = local_url(host, sock.getsockname()[1])
-            _announce(ui, url, issued, reused, storage, as_json=as_json)
-            app = create_app(storage, prediction_max_age_seconds=prediction_max_age)
+            _announce(ui, url, issued, reused, storage, database=describe_database(target), as_json=as_json)
+        except BaseException:
+            storage.close()
+            raise
+        try:
             redact_access_log()
-            config = uvicorn.Config(
-                app,
-                loop="asyncio",
-                ws="none",
-                lifespan="off",
-                log_config=None,  # -v shows uvicorn's log through our handler
-                access_log=True,
-                server_header=False,
-                timeout_graceful_shutdown=GRACE_SECONDS,
-                **uvicorn_options(),  # header and body deadlines, the connection cap
-            )
-            uvicorn.Server(config).run(sockets=[sock])
+            config: dict[str, Any] = {
+                "loop": "asyncio",
+                "ws": "none",
+                "lifespan": "off",
+                "log_config": None,  # -v shows uvicorn's log through our handler
+                "access_log": True,
+                "server_header": False,
+                "timeout_graceful_shutdown": GRACE_SECONDS,
+            }
+            if workers > 1:
+                storage.close()  # each worker opens its own pool
+                # Workers log to stderr through uvicorn's own configuration (our handler lives in this process).
+                config.update(
+                    log_config=LOGGING_CONFIG,
+                    log_level="info" if ui.verbose else "warning",
+                    access_log=ui.verbose,
+                    limit_concurrency=uvicorn_options()["limit_concurrency"],
+                )
+                serve_workers(
+                    sock,
+                    workers=workers,
+                    database_url=str(target),
+                    prediction_max_age_seconds=prediction_max_age,
+                    **config,
+                )
+            else:
+                app = create_app(storage, prediction_max_age_seconds=prediction_max_age)
+                # header and body deadlines, the connection cap
+                uvicorn.Server(uvicorn.Config(app, **config, **uvicorn_options())).run(sockets=[sock])
         finally:
             sock.close()
+            storage.close()
     ui.err.print("Stopped.")
 
 
-def _announce(ui: Ui, url: str, issued: ApiKey, reused: bool, storage: SQLiteStorage, *, as_json: bool) -> None:
-    database = str(Path(storage.path).resolve())
+def _announce(
+    ui: Ui, url: str, issued: ApiKey, reused: bool, storage: Storage, *, database: str, as_json: bool
+) -> None:
     if as_json:
         emit_json(
             {
