@@ -26,6 +26,8 @@ reported under the nil UUID ``00000000-0000-0000-0000-000000000000`` — its pos
 ``POST /v1/predictions/batch`` answers ``{"results": [...]}`` in query order (:mod:`.predictions`).
 ``GET /healthz`` answers ``{"status": "ok"}`` without authentication, and is exempt from faults.
 ``GET /openapi.json`` answers the API's OpenAPI 3.1 document (:mod:`.openapi`) without authentication.
+``GET /v1/stats/...`` is the dashboard's read API (:mod:`.stats_api`: the same authentication, error bodies and
+fault plan), and ``GET /dashboard`` its page (:mod:`.dashboard`, static, exempt from faults).
 """
 
 from __future__ import annotations
@@ -52,12 +54,14 @@ from ..batch import MAX_BATCH_SIZE, BatchEventResponse, BatchEventResult
 from ..errors import ValidationError
 from ..predictions import PredictionQuery
 from .boundary import BodyError, Verdict, batch_items, decode_content, judge, loads
+from .dashboard import dashboard_paths, dashboard_routes
 from .fault_middleware import FaultMiddleware
 from .faults import FaultPlan
 from .keys import KeyUsage, find_key, is_well_formed
 from .openapi import OPENAPI_PATH, openapi_document
 from .otlp import OTLP_PATH, OtlpMount
 from .predictions import PREDICTION_MAX_AGE_SECONDS, Predictor
+from .stats_api import StatsApi
 from .storage import KeyRecord, Storage
 
 __all__ = ["HEALTH_PATH", "MAX_BODY_BYTES", "create_app"]
@@ -345,6 +349,14 @@ def create_app(
         clock=clock,
     )
     otlp = OtlpMount(storage, now=clock)
+    stats = StatsApi(  # the dashboard's read API, /v1/stats/... (server/stats_api.py)
+        storage,
+        api.predictor,
+        authenticate=api._authenticate,
+        error=lambda status, detail, errors: ApiError(status, detail, errors=errors),
+        clock=clock,
+        prediction_limiter=api.prediction_limiter,
+    )
     app = Starlette(
         routes=[
             Route(HEALTH_PATH, api.healthz, methods=["GET"]),
@@ -352,8 +364,10 @@ def create_app(
             Route(EVENTS_PATH, api.post_events, methods=["POST"]),
             Route(PREDICTIONS_PATH, api.post_predictions, methods=["POST"]),
             Mount(OTLP_PATH, app=otlp),  # the OTLP bridge, outside API v1 (server/otlp.py)
+            *stats.routes(),
+            *dashboard_routes(),  # the page at /dashboard (server/dashboard.py)
         ],
-        middleware=[Middleware(FaultMiddleware, plan=plan, exempt=(HEALTH_PATH,))],
+        middleware=[Middleware(FaultMiddleware, plan=plan, exempt=(HEALTH_PATH, *dashboard_paths()))],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
@@ -370,4 +384,5 @@ def create_app(
     app.state.parse_limiter = api.parse_limiter
     app.state.prediction_limiter = api.prediction_limiter
     app.state.otlp = otlp
+    app.state.stats_limiter = stats.limiter
     return app

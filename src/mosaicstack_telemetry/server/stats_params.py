@@ -1,0 +1,188 @@
+"""The read API's query parameters (``GET /v1/stats/...``), validated at the boundary: every problem named.
+
+A request's query string is read as a multi-map; each endpoint accepts a fixed set of parameters. Any problem —
+an unknown parameter, one given twice, a value of the wrong form or out of range — makes :func:`parse` raise
+:class:`QueryError` listing every one of them as ``name='value': what was expected``, answered 422. Nothing is
+guessed or silently ignored: a misspelt filter must not quietly show every event.
+
+The filters (every endpoint but ``/v1/stats/filters``):
+
+``from``, ``to``
+    RFC 3339 date-times (an offset other than UTC is converted; none means UTC), the event ``timestamp`` range
+    ``[from, to)``; ``from`` at or after ``to`` selects nothing.
+``model``
+    an exact model name (1 to 100 characters, as the event's rule).
+``task_type``, ``harness``
+    one of the enum's wire values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import attrs
+
+from .._converters import to_datetime
+from ..enums import Harness, TaskType
+from .boundary import RFC3339_PATTERN
+from .stats_queries import StatsFilter
+
+__all__ = [
+    "BUCKETS",
+    "FILTER_PARAMETERS",
+    "MAX_MODEL_LENGTH",
+    "MAX_OFFSET",
+    "MAX_PAGE",
+    "MAX_PREDICTIONS",
+    "Parameter",
+    "Query",
+    "QueryError",
+    "parse",
+]
+
+#: Rows in one page of events, at most (as events in one batch).
+MAX_PAGE = 100
+#: The furthest page start: pages beyond a million events are better reached by narrowing the time range.
+MAX_OFFSET = 1_000_000
+#: Combinations predicted at once, at most.
+MAX_PREDICTIONS = 20
+MAX_MODEL_LENGTH = 100
+#: ``bucket`` values: ``auto`` is ``hour`` for a range of up to 72 hours, else ``day``.
+BUCKETS = ("auto", "hour", "day")
+
+_RFC3339 = re.compile(RFC3339_PATTERN)
+_DIGITS = re.compile(r"^[0-9]{1,9}$")
+
+
+class QueryError(ValueError):
+    """Bad query parameters: :attr:`errors` names each (``name='value': expected ...``)."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = list(errors)
+
+
+@attrs.frozen
+class Parameter:
+    """One accepted parameter: its name, its OpenAPI schema and its description (the document is built from these)."""
+
+    name: str
+    schema: Mapping[str, Any]
+    description: str
+
+
+_TIME = {"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}
+#: The filters, in the order the document lists them.
+FILTER_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("from", _TIME, "events whose timestamp is at or after this (RFC 3339; no offset: UTC)"),
+    Parameter("to", _TIME, "events whose timestamp is before this"),
+    Parameter("model", {"type": "string", "minLength": 1, "maxLength": MAX_MODEL_LENGTH}, "this model only"),
+    Parameter("task_type", {"type": "string", "enum": [m.value for m in TaskType]}, "this task type only"),
+    Parameter("harness", {"type": "string", "enum": [m.value for m in Harness]}, "this harness only"),
+)
+BUCKET = Parameter(
+    "bucket",
+    {"type": "string", "enum": list(BUCKETS), "default": "auto"},
+    "bucket the time series by UTC hour or day (auto: hour for up to 72 hours, else day)",
+)
+LIMIT = Parameter("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 20}, "events in the page")
+OFFSET = Parameter(
+    "offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}, "events skipped (newest first)"
+)
+PREDICTIONS = Parameter(
+    "limit",
+    {"type": "integer", "minimum": 1, "maximum": MAX_PREDICTIONS, "default": 6},
+    "how many of the instance's most used combinations to predict for",
+)
+
+
+@attrs.frozen
+class Query:
+    """A request's parameters, validated: the filter and what else its endpoint takes."""
+
+    filter: StatsFilter
+    bucket: Literal["auto", "hour", "day"] = "auto"
+    limit: int = 20
+    offset: int = 0
+
+
+def _show(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def _time(name: str, value: str, errors: list[str]) -> datetime | None:
+    moment = to_datetime(value) if _RFC3339.match(value) else None
+    if not isinstance(moment, datetime):
+        errors.append(f"{name}={_show(value)}: expected an RFC 3339 date-time, such as 2026-01-15T12:00:00Z")
+        return None
+    return moment
+
+
+def _integer(parameter: Parameter, value: str, errors: list[str]) -> int | None:
+    low, high = parameter.schema["minimum"], parameter.schema["maximum"]
+    if not _DIGITS.match(value) or not low <= int(value) <= high:
+        errors.append(f"{parameter.name}={_show(value)}: expected an integer from {low} to {high}")
+        return None
+    return int(value)
+
+
+def _choice(parameter: Parameter, value: str, errors: list[str]) -> str | None:
+    choices: list[str] = parameter.schema["enum"]
+    if value not in choices:
+        errors.append(f"{parameter.name}={_show(value)}: expected one of {', '.join(choices)}")
+        return None
+    return value
+
+
+def parse(
+    items: Sequence[tuple[str, str]], instance_id: UUID, accepted: Sequence[Parameter] = FILTER_PARAMETERS
+) -> Query:
+    """The validated :class:`Query` of these ``(name, value)`` pairs, for the key's instance.
+
+    :param accepted: the parameters the endpoint takes (any other is an error).
+    :raises QueryError: listing every bad parameter.
+    """
+    known = {parameter.name: parameter for parameter in accepted}
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    for name, value in items:
+        if name not in known:
+            errors.append(f"{_show(name)}: unknown parameter (expected {', '.join(known) or 'none'})")
+        elif name in seen:
+            errors.append(f"{name}={_show(value)}: given more than once")
+        else:
+            seen[name] = value
+    values: dict[str, Any] = {}
+    for name, value in seen.items():
+        parameter = known[name]
+        if parameter.schema.get("format") == "date-time":
+            values[name] = _time(name, value, errors)
+        elif parameter.schema["type"] == "integer":
+            values[name] = _integer(parameter, value, errors)
+        elif "enum" in parameter.schema:
+            values[name] = _choice(parameter, value, errors)
+        elif not 1 <= len(value) <= MAX_MODEL_LENGTH:
+            errors.append(f"{name}={_show(value)}: expected 1 to {MAX_MODEL_LENGTH} characters")
+        else:
+            values[name] = value
+    if errors:
+        raise QueryError(errors)
+    selected = StatsFilter(
+        instance_id,
+        start=values.get("from"),
+        end=values.get("to"),
+        model=values.get("model"),
+        task_type=values.get("task_type"),
+        harness=values.get("harness"),
+    )
+    defaults = {name: parameter.schema.get("default") for name, parameter in known.items()}
+    return Query(
+        selected,
+        bucket=values.get("bucket") or defaults.get("bucket") or "auto",
+        limit=values.get("limit") or defaults.get("limit") or 20,
+        offset=values.get("offset") or 0,
+    )
