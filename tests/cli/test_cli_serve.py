@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import queue
 import re
 import signal
@@ -19,11 +21,15 @@ import httpx
 import pytest
 import uvicorn
 
+from mosaicstack_telemetry import TaskCompletionEvent, TelemetryClient, TelemetryConfig
 from mosaicstack_telemetry.cli import serve as serve_module
 from mosaicstack_telemetry.cli.listening import local_url
 from mosaicstack_telemetry.cli.workload import simulate
 from mosaicstack_telemetry.server import PREDICTION_MAX_AGE_SECONDS, create_app
+from mosaicstack_telemetry.server.keys import hash_key
+from mosaicstack_telemetry.server.postgres import PostgresStorage
 from mosaicstack_telemetry.server.storage import SQLiteStorage
+from tests._postgres import PostgresCluster
 
 from ._support import DEADLINE, clean_env, command, invoke, parse_json, run_cli
 
@@ -34,10 +40,10 @@ class _Serving:
     """``mosaic-telemetry serve`` as a child process; its stdout is read by a thread, line by line, so a test can
     wait for a line with a deadline (select() on the pipe would miss lines already in Python's buffer)."""
 
-    def __init__(self, *args: str, verbose: bool = False) -> None:
+    def __init__(self, *args: str, verbose: bool = False, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             command(*(["-v"] if verbose else []), "serve", "--port", "0", *args),
-            env=clean_env(),
+            env=clean_env(**(env or {})),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -92,9 +98,9 @@ class _Serving:
 
 
 @contextmanager
-def _serving(*args: str, verbose: bool = False) -> Iterator[_Serving]:
+def _serving(*args: str, verbose: bool = False, env: dict[str, str] | None = None) -> Iterator[_Serving]:
     """A serving child process, killed if the test leaves it running."""
-    serving = _Serving(*args, verbose=verbose)
+    serving = _Serving(*args, verbose=verbose, env=env)
     try:
         yield serving
     finally:
@@ -278,3 +284,131 @@ def test_prediction_max_age(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert 0 == invoke("serve", "--port", "0", "--db", db, "--prediction-max-age", "0").exit_code
     assert [PREDICTION_MAX_AGE_SECONDS, 0.0] == seen
     assert 2 == invoke("serve", "--db", db, "--prediction-max-age", "-1").exit_code
+
+
+# -- PostgreSQL and workers -------------------------------------------------------------------------------------------
+
+
+def _workers(pid: int) -> list[int]:
+    """The worker processes ``pid`` spawned (Linux /proc: children running multiprocessing's spawn_main)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                if parent == pid and b"spawn_main" in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is alive (a zombie waiting for its reaper is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_need_postgresql(tmp_path: Path) -> None:
+    refused = invoke("serve", "--port", "0", "--db", str(tmp_path / "server.db"), "--workers", "2")
+    assert 2 == refused.exit_code
+    assert "--workers 2 needs PostgreSQL" in refused.stderr
+    assert not (tmp_path / "server.db").exists()
+
+
+def test_two_workers_on_postgresql_store_every_event_once(postgres_url: str) -> None:
+    """serve --workers 2 on PostgreSQL, the URL (with a password) in MOSAIC_TELEMETRY_DATABASE_URL: two worker
+    processes; batches posted twice each, at once from several threads, and the SDK's own traffic beside them: every
+    event stored once and reported accepted exactly once; the banner masks the password; SIGTERM stops all, exit 0."""
+    url = postgres_url.replace("mosaic@", "mosaic:hunter2@", 1)
+    with _serving("--json", "--workers", "2", env={"MOSAIC_TELEMETRY_DATABASE_URL": url}) as serving:
+        announced: dict[str, Any] = parse_json(serving.line())
+        assert "hunter2" not in json.dumps(announced)
+        assert announced["db"] == postgres_url.replace("mosaic@", "mosaic:***@", 1)
+        serving.wait_until_serving()
+        deadline = time.monotonic() + 20
+        while len(_workers(serving.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _workers(serving.process.pid)
+        assert 2 == len(workers)
+
+        events = simulate(1_200, seed=3, instance_id=announced["instance_id"])
+        batches = [events[start : start + 50] for start in range(0, 1_200, 25)]  # each event in two batches
+        headers = {"Authorization": f"Bearer {announced['api_key']}"}
+        accepted: list[int] = []
+
+        def post(mine: list[list[TaskCompletionEvent]]) -> None:
+            with httpx.Client(base_url=announced["url"], headers=headers, timeout=30) as http:
+                for batch in mine:
+                    body = {"events": [event.model_dump(mode="json") for event in batch]}
+                    reply = http.post("/v1/events/batch", json=body)
+                    assert 200 == reply.status_code, reply.text
+                    accepted.append(reply.json()["accepted"])
+
+        posters = [threading.Thread(target=post, args=(batches[index::6],)) for index in range(6)]
+        sdk_events = simulate(500, seed=4, instance_id=announced["instance_id"])
+        config = TelemetryConfig(
+            server_url=announced["url"], api_key=announced["api_key"], instance_id=announced["instance_id"]
+        )
+        for thread in posters:
+            thread.start()
+        with TelemetryClient(config) as client:
+            for event in sdk_events:
+                client.track(event)
+        for thread in posters:
+            thread.join(DEADLINE)
+        assert 500 == client.stats.sent
+        assert 1_200 == sum(accepted)
+        code, stderr = serving.stop(signal.SIGTERM)
+    assert 0 == code
+    assert "Traceback" not in stderr
+    assert "hunter2" not in stderr
+    assert [] == [pid for pid in workers if _running(pid)]
+    with PostgresStorage(postgres_url) as storage:
+        assert 1_700 == storage.count_events()
+        assert all(storage.fetch_event(event.instance_id, event.event_id) == event for event in events[::97])
+
+
+def test_keys_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """keys create / list / revoke with --database-url: the key lands in PostgreSQL (no SQLite file is made), the
+    output names the database with its password masked."""
+    url = postgres_url.replace("mosaic@", "mosaic:hunter2@", 1)
+    db = tmp_path / "unused.db"
+    created = invoke("keys", "create", "--db", str(db), "--database-url", url, "--json")
+    assert 0 == created.exit_code, created.stderr
+    issued = parse_json(created.stdout)
+    assert "hunter2" not in created.stdout
+    assert postgres_url.replace("mosaic@", "mosaic:***@", 1) == issued["db"]
+    assert not db.exists()
+    listed = parse_json(invoke("keys", "list", "--database-url", url, "--json").stdout)["keys"]
+    assert [issued["instance_id"]] == [key["instance_id"] for key in listed]
+    revoked = invoke("keys", "revoke", issued["instance_id"], "--database-url", url, "--json")
+    assert 1 == parse_json(revoked.stdout)["revoked_now"]
+    with PostgresStorage(postgres_url) as storage:
+        record = storage.find_key(hash_key(issued["api_key"]))
+        assert record is not None
+        assert record.revoked
+
+
+def test_the_database_url_comes_from_the_environment(postgres_url: str) -> None:
+    """MOSAIC_TELEMETRY_DATABASE_URL is read when --database-url is not given (in a subprocess: what users run)."""
+    created = subprocess.run(  # noqa: S603 - our own interpreter and module
+        command("keys", "create", "--json"),
+        env=clean_env(MOSAIC_TELEMETRY_DATABASE_URL=postgres_url),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert 0 == created.returncode, created.stderr
+    with PostgresStorage(postgres_url) as storage:
+        assert [parse_json(created.stdout)["instance_id"]] == [str(key.instance_id) for key in storage.list_keys()]
+
+
+def test_an_unreachable_database_is_exit_1_without_the_password(postgres_cluster: PostgresCluster) -> None:
+    url = f"postgresql://mosaic:hunter2@127.0.0.1:{postgres_cluster.port}/no_such_database"
+    failed = invoke("keys", "list", "--database-url", url)
+    assert 1 == failed.exit_code
+    assert "cannot open the database postgresql://mosaic:***@" in failed.stderr
+    assert "hunter2" not in failed.stderr + failed.stdout

@@ -16,8 +16,8 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from mosaicstack_telemetry import PredictionQuery, TaskCompletionEvent
-from mosaicstack_telemetry.server import SQLiteStorage, create_key, hash_key
+from mosaicstack_telemetry import PredictionQuery, TaskCompletionEvent, TelemetryClient, TelemetryConfig
+from mosaicstack_telemetry.server import ServerThread, SQLiteStorage, create_key, hash_key, run_in_thread
 from mosaicstack_telemetry.server.backends import (
     StorageOpenError,
     describe_database,
@@ -211,6 +211,33 @@ def test_only_the_hash_is_stored(postgres_url: str) -> None:
     assert hash_key(key.key) in dump
 
 
+def test_the_reference_server_runs_on_a_database_url(postgres_url: str) -> None:
+    """run_in_thread(database_url=…): the SDK's events land in PostgreSQL, and its predictions come back from it."""
+    with run_in_thread(database_url=postgres_url) as server:
+        assert isinstance(server.storage, PostgresStorage)
+        config = TelemetryConfig(server_url=server.url, api_key=server.api_key, instance_id=str(server.instance_id))
+        events = [
+            TaskCompletionEvent.model_validate(wire_event(server.instance_id, actual_input_tokens=1_000 + n))
+            for n in range(40)
+        ]
+        query = PredictionQuery(
+            task_type="implementation", model="claude-sonnet-4-5", provider="anthropic", complexity="medium"
+        )
+        with TelemetryClient(config) as client:
+            for stored in events:
+                client.track(stored)
+            assert client.flush()
+            client.refresh_predictions_sync([query])
+            answer = client.get_prediction(query)
+        assert 40 == client.stats.sent
+        assert 40 == server.storage.count_events(server.instance_id)
+        assert answer is not None
+        assert answer.prediction is not None
+        assert (40, 1_019) == (answer.metadata.sample_size, answer.prediction.input_tokens.median)
+    with pytest.raises(ValueError, match="not both"):
+        ServerThread(storage=SQLiteStorage(), database_url=postgres_url)
+
+
 # -- URLs -------------------------------------------------------------------------------------------------------------
 
 
@@ -264,6 +291,12 @@ def test_open_storage_chooses_the_backend_from_the_url(postgres_url: str, tmp_pa
     assert not supports_workers(f"sqlite:///{tmp_path}/a.db")
     with pytest.raises(StorageOpenError, match="sqlite:///FILE"):
         open_storage("sqlite:relative.db")
+    with pytest.raises(StorageOpenError) as raised:
+        open_storage("mysql://root:hunter2@db/telemetry")
+    assert (
+        "unsupported database URL mysql://root:***@db/telemetry: the scheme 'mysql' is neither postgresql nor sqlite"
+        == str(raised.value)
+    )
 
 
 # -- predictions ------------------------------------------------------------------------------------------------------

@@ -69,6 +69,11 @@ def _sqlite_path(target: str | os.PathLike[str]) -> str | None:
             raise StorageOpenError(f"a SQLite URL is sqlite:///FILE (or sqlite:// in memory), not {target!r}")
         path = rest[3:] if rest.startswith("///") else rest[2:]
         return None if path in ("", ":memory:") else path
+    if isinstance(target, str) and "://" in target:
+        scheme = urlsplit(target).scheme
+        raise StorageOpenError(
+            f"unsupported database URL {masked_url(target)}: the scheme {scheme!r} is neither postgresql nor sqlite"
+        )
     text = os.fspath(target)
     return None if text == ":memory:" else text
 

@@ -35,6 +35,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from .app import MAX_BODY_BYTES, create_app
+from .backends import open_storage
 from .faults import FaultPlan
 from .keys import ApiKey, create_key
 from .protocol import SlowClientLimits, uvicorn_options
@@ -50,6 +51,8 @@ class ServerThread:
 
     :param storage: where events and keys live; by default a new in-memory :class:`~.storage.SQLiteStorage`, closed
         by :meth:`stop` (a storage passed in is left open: its owner closes it).
+    :param database_url: instead of ``storage``, the database to open (``postgresql://…``, ``sqlite:///FILE``; see
+        :func:`~.backends.open_storage`), closed by :meth:`stop`.
     :param faults: the fault plan (default: a new one, at :attr:`faults`).
     :param instance_id: the instance of the key issued at start (default: a random UUID).
     :param api_key: that key (default: 64 random hex characters).
@@ -66,6 +69,7 @@ class ServerThread:
         self,
         *,
         storage: Storage | None = None,
+        database_url: str | None = None,
         faults: FaultPlan | None = None,
         instance_id: UUID | str | None = None,
         api_key: str | None = None,
@@ -77,8 +81,13 @@ class ServerThread:
         prediction_max_age_seconds: float = 0.0,
         slow_clients: SlowClientLimits = SlowClientLimits(),  # noqa: B008 - frozen
     ) -> None:
+        if storage is not None and database_url is not None:
+            raise ValueError("give storage or database_url, not both")
         self._owns_storage = storage is None
-        self.storage: Storage = SQLiteStorage() if storage is None else storage
+        if storage is not None:
+            self.storage: Storage = storage
+        else:
+            self.storage = SQLiteStorage() if database_url is None else open_storage(database_url)
         self.faults = FaultPlan() if faults is None else faults
         self.app: Starlette = create_app(
             self.storage,
@@ -219,6 +228,7 @@ class ServerThread:
 def run_in_thread(
     *,
     storage: Storage | None = None,
+    database_url: str | None = None,
     faults: FaultPlan | None = None,
     instance_id: UUID | str | None = None,
     api_key: str | None = None,
@@ -230,6 +240,7 @@ def run_in_thread(
     """A started :class:`ServerThread` on 127.0.0.1 and a free port, stopped on exit (see the class for arguments)."""
     server = ServerThread(
         storage=storage,
+        database_url=database_url,
         faults=faults,
         instance_id=instance_id,
         api_key=api_key,
