@@ -1,5 +1,7 @@
 """The OpenAPI 3.1 document of Telemetry API v1, generated from the models' field rules (served at ``/openapi.json``).
 
+It also documents the dashboard's read API, ``GET /v1/stats/...`` (:mod:`.stats_openapi`).
+
 One source: each model's JSON Schema is built from the same :mod:`mosaicstack_telemetry._rules` its validator is
 generated from, in their *wire* form — what :mod:`.boundary` accepts: integers as JSON integers, gate lists as
 arrays of at most 16, date-times as RFC 3339 strings. Nothing here is written by hand but the paths, the envelopes
@@ -34,6 +36,7 @@ from ..batch import MAX_BATCH_SIZE, BatchEventResponse
 from ..events import TaskCompletionEvent
 from ..predictions import PredictionQuery, PredictionResponse
 from .boundary import RFC3339_PATTERN, SCHEMA_VERSION_PATTERN
+from .stats_openapi import stats_paths, stats_schemas
 
 __all__ = ["OPENAPI_PATH", "openapi_document"]
 
@@ -153,6 +156,7 @@ def openapi_document(*, health_path: str, max_body_bytes: int) -> dict[str, Any]
         "properties": {"detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "string"}}},
         "required": ["detail"],
     }
+    models.update(stats_schemas(query, prediction))
     results = {
         "type": "object",
         "properties": {"results": {"type": "array", "items": {"$ref": _REF + prediction}}},
@@ -184,6 +188,7 @@ def openapi_document(*, health_path: str, max_body_bytes: int) -> dict[str, Any]
                 errors=errors,
             ),
             health_path: {"get": {"summary": "Liveness", "responses": {"200": _ok(health, "the server is up")}}},
+            **stats_paths({status: errors[status] for status in ("401", "403")}),  # the dashboard's read API
         },
         "components": {
             "schemas": models,

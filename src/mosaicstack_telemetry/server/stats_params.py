@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 from uuid import UUID
 
 import attrs
 
-from .._converters import to_datetime
 from ..enums import Harness, TaskType
 from .boundary import RFC3339_PATTERN
 from .stats_queries import StatsFilter
@@ -54,7 +53,12 @@ MAX_MODEL_LENGTH = 100
 #: ``bucket`` values: ``auto`` is ``hour`` for a range of up to 72 hours, else ``day``.
 BUCKETS = ("auto", "hour", "day")
 
-_RFC3339 = re.compile(RFC3339_PATTERN)
+#: :data:`~.boundary.RFC3339_PATTERN` with its parts captured (the same text matches both).
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
+_EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+_LATEST = datetime.max.replace(tzinfo=timezone.utc)
 _DIGITS = re.compile(r"^[0-9]{1,9}$")
 
 
@@ -115,11 +119,34 @@ def _show(value: str) -> str:
 
 
 def _time(name: str, value: str, errors: list[str]) -> datetime | None:
-    moment = to_datetime(value) if _RFC3339.match(value) else None
-    if not isinstance(moment, datetime):
-        errors.append(f"{name}={_show(value)}: expected an RFC 3339 date-time, such as 2026-01-15T12:00:00Z")
-        return None
-    return moment
+    """An aware UTC datetime; a bound beyond what :class:`datetime` holds (year 0, or past 9999 once converted to
+    UTC) is clamped to the first or last UTC instant it holds, and a leap second to the end of its minute."""
+    match = _RFC3339.fullmatch(value)
+    if match is not None:
+        year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
+        fraction, offset = match.group(7) or "", match.group(8)
+        leap = second == 60
+        try:
+            naive = datetime(max(year, 1), month, day, hour, minute, 59 if leap else second)
+            naive += timedelta(microseconds=999_999 if leap else int((fraction[1:] + "000000")[:6] or 0))
+        except ValueError:
+            match = None  # no such day, hour or minute
+        else:
+            if year == 0:
+                return _EARLIEST
+            sign, hours, minutes = _offset(offset)
+            try:
+                return (naive - sign * timedelta(hours=hours, minutes=minutes)).replace(tzinfo=timezone.utc)
+            except OverflowError:
+                return _EARLIEST if sign > 0 else _LATEST  # before year 1, or after 9999
+    errors.append(f"{name}={_show(value)}: expected an RFC 3339 date-time, such as 2026-01-15T12:00:00Z")
+    return None
+
+
+def _offset(text: str | None) -> tuple[int, int, int]:
+    if text is None or text in "Zz":
+        return 1, 0, 0
+    return (-1 if text[0] == "-" else 1), int(text[1:3]), int(text[4:6])
 
 
 def _integer(parameter: Parameter, value: str, errors: list[str]) -> int | None:
