@@ -4,11 +4,18 @@ It starts the reference server on 127.0.0.1 and a free port with a temporary SQL
 (:mod:`.workload`), tracks it through a real client on the chosen backend (:mod:`.drive`) while the server
 misbehaves a few times on purpose — so the summary shows retries, and that nothing was lost to them — then asks the
 server for predictions for every combination the workload used, and prints them with the client's counters.
+
+``--db PATH`` keeps the events in that SQLite file (each run is an instance of its own, with its own key, printed
+so that ``serve --db PATH --api-key KEY`` shows the run again); ``--keep-serving`` leaves the server running at the
+end, printing the dashboard's URL and the key to paste into it, until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,11 +28,13 @@ from rich.progress import Progress, TaskID
 from ..config import TelemetryConfig
 from ..events import TaskCompletionEvent
 from ..predictions import PredictionQuery, PredictionResponse
+from ..server.dashboard import DASHBOARD_PATH
 from ..server.faults import FaultPlan
 from ..server.runner import ServerThread
 from ..server.storage import SQLiteStorage
 from ..stats import ClientStats
 from .drive import BACKENDS, Backend, Run, backend_available, drive
+from .listening import until_stopped
 from .options import EXIT_CODES_HELP, EXIT_FAILURE, json_option
 from .output import Ui, emit_json, prediction_dict, predictions_table, stats_dict, stats_table
 from .workload import combinations, simulate
@@ -158,52 +167,98 @@ def _describe(events: Sequence[TaskCompletionEvent]) -> str:
     show_default=True,
     help="Rows in the predictions table (0: every combination).",
 )
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    metavar="PATH",
+    help="Keep the events in this SQLite file (created if missing) instead of a temporary database.",
+)
+@click.option(
+    "--keep-serving",
+    is_flag=True,
+    help="Leave the server running at the end, printing the dashboard's URL and the api key; Ctrl-C stops it.",
+)
 @json_option
 @click.pass_obj
 def demo(
-    ui: Ui, *, count: int, seed: int, backend: Backend, duration: float, faults: bool, top: int, as_json: bool
+    ui: Ui,
+    *,
+    count: int,
+    seed: int,
+    backend: Backend,
+    duration: float,
+    faults: bool,
+    top: int,
+    db_path: Path | None,
+    keep_serving: bool,
+    as_json: bool,
 ) -> None:
     """Run the reference server, send it a simulated workload, print predictions.
 
-    Starts the server on 127.0.0.1 (a free port, a temporary database), tracks --events simulated task completions
-    through the real client while the server fails a few requests, fetches predictions for every combination used,
-    and prints them with the client's stats. Takes about --duration plus a second or two.
+    Starts the server on 127.0.0.1 (a free port, a temporary database unless --db), tracks --events simulated task
+    completions through the real client while the server fails a few requests, fetches predictions for every
+    combination used, and prints them with the client's stats. Takes about --duration plus a second or two; with
+    --keep-serving the server then stays up for the dashboard until Ctrl-C.
     """
     if not backend_available(backend):
         raise click.BadParameter(
             'trio is not installed: pip install "mosaicstack-telemetry[cli]" (from a checkout: pip install -e ".[cli]")',
             param_hint="--backend",
         )
-    with (
-        tempfile.TemporaryDirectory(prefix="mosaic-telemetry-demo-") as directory,
-        SQLiteStorage(Path(directory) / "demo.sqlite3") as storage,
-        ServerThread(storage=storage) as server,
-    ):
+    with contextlib.ExitStack() as stack:
+        if db_path is None:
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="mosaic-telemetry-demo-"))
+            path, where = Path(directory) / "demo.sqlite3", "temporary SQLite database"
+        else:
+            path, where = db_path, f"SQLite database {str(db_path)!r}, kept"
+        storage = stack.enter_context(SQLiteStorage(path))
+        server = stack.enter_context(ServerThread(storage=storage))
         events = simulate(count, seed=seed, instance_id=server.instance_id)
         counts = combinations(events)
-        ui.err.print(f"Reference server: [bold]{server.url}[/] (temporary SQLite database)")
+        ui.err.print(f"Reference server: [bold]{server.url}[/] ({where})")
         ui.err.print(f"Workload: {count:,} task completions (seed {seed}): {_describe(events)}")
         ui.err.print(f"Client: backend {backend}, batches of up to 100 every 0.2 s, up to 3 retries")
         with ui.progress() as progress:
             display = _Display(ui, progress, server.faults, count, DEMO_FAULTS if faults else ())
             config = _config(server, count)
             run = drive(config, events, list(counts), backend=backend, seconds=duration, on_tick=display)
-        stored = storage.count_events()
+        stored = storage.count_events(server.instance_id)  # this run's: a kept database holds earlier runs too
         requests = server.faults.statistics().requests
-    fetched = sum(1 for response in run.predictions.values() if response is not None)
-    ok = run.stats.sent == count and run.stats.balanced and fetched == len(counts)
-    ui.err.print(
-        f"Delivered {run.stats.sent:,} of {count:,} events in {run.seconds:.1f} s;"
-        f" the server stored {stored:,}. Predictions fetched for {fetched:,} of {len(counts):,} combinations."
-    )
-    if as_json:
-        emit_json(
-            _document(run, counts, display.injected, backend=backend, seed=seed, stored=stored, requests=requests)
+        fetched = sum(1 for response in run.predictions.values() if response is not None)
+        ok = run.stats.sent == count and run.stats.balanced and fetched == len(counts)
+        ui.err.print(
+            f"Delivered {run.stats.sent:,} of {count:,} events in {run.seconds:.1f} s;"
+            f" the server stored {stored:,}. Predictions fetched for {fetched:,} of {len(counts):,} combinations."
         )
-    else:
-        _print(ui, run, counts, top)
+        if as_json:
+            emit_json(
+                _document(run, counts, display.injected, backend=backend, seed=seed, stored=stored, requests=requests)
+            )
+        else:
+            _print(ui, run, counts, top)
+        if db_path is not None:
+            ui.err.print(
+                f"The events are kept in {str(db_path)!r} (instance {server.instance_id}); to see them again:"
+                f" mosaic-telemetry serve --db {shlex.quote(str(db_path))} --api-key {server.api_key}",
+                markup=False,
+                soft_wrap=True,
+            )
+        if keep_serving:
+            _keep_serving(ui, server)
     if not ok:
         raise SystemExit(EXIT_FAILURE)
+
+
+def _keep_serving(ui: Ui, server: ServerThread) -> None:
+    """Print where the dashboard is and the key to paste, then serve until Ctrl-C or SIGTERM."""
+    server.faults.reset()  # the demo's misbehaviour is over
+    ui.err.print(f"Dashboard: {server.url}{DASHBOARD_PATH}", markup=False, soft_wrap=True)
+    ui.err.print(f"API key to paste: {server.api_key}", markup=False, soft_wrap=True)
+    ui.err.print("Serving until Ctrl-C.", markup=False)
+    with until_stopped():
+        while True:
+            time.sleep(3600)
 
 
 def _print(ui: Ui, run: Run, counts: Counter[PredictionQuery], top: int) -> None:
