@@ -8,11 +8,12 @@ handed the directory. :func:`postgres_url` creates an empty database for one tes
 
 Without the binaries (or psycopg, or, as root, a ``postgres`` user) the tests that need PostgreSQL are skipped with
 one line saying why — unless ``MOSAIC_TEST_POSTGRES=1`` (CI sets it), which turns that into a failure: CI must not
-pass by skipping them.
+pass by skipping them. (:func:`pytest_runtest_makereport` files every such skip under this module's location, so
+pytest's summary shows one line for all of them, not one per test.)
 
-Other test packages reuse these fixtures by importing them into their ``conftest.py``::
+Other test packages reuse these fixtures (and that hook) by importing them into their ``conftest.py``::
 
-    from tests._postgres import postgres_cluster, postgres_url  # noqa: F401 - fixtures
+    from tests._postgres import postgres_cluster, postgres_url, pytest_runtest_makereport  # noqa: F401
 """
 
 from __future__ import annotations
@@ -25,18 +26,26 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
-__all__ = ["ENV_REQUIRE", "PostgresCluster", "postgres_cluster", "postgres_url", "start_cluster"]
+__all__ = [
+    "ENV_REQUIRE",
+    "PostgresCluster",
+    "postgres_cluster",
+    "postgres_url",
+    "pytest_runtest_makereport",
+    "start_cluster",
+]
 
 #: Set to 1 to make missing PostgreSQL binaries a test failure instead of a skip.
 ENV_REQUIRE = "MOSAIC_TEST_POSTGRES"
 #: The cluster's superuser (trust authentication on loopback: a throwaway cluster).
 USER = "mosaic"
 _BINARIES = ("initdb", "pg_ctl")
+_SKIPPED = f"PostgreSQL tests skipped ({ENV_REQUIRE}=1 makes this a failure)"
 
 
 class PostgresCluster:
@@ -144,7 +153,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     if reason is not None:
         if os.environ.get(ENV_REQUIRE) == "1":
             pytest.fail(f"{reason}, and {ENV_REQUIRE}=1 requires the PostgreSQL tests", pytrace=False)
-        pytest.skip(f"{reason}: PostgreSQL tests skipped ({ENV_REQUIRE}=1 makes this a failure)")
+        pytest.skip(f"{reason}: {_SKIPPED}")
     cluster = start_cluster()
     try:
         yield cluster
@@ -161,3 +170,14 @@ def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
     finally:
         with contextlib.suppress(Exception):
             postgres_cluster.drop_database(url)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Report every "no PostgreSQL here" skip at one location, so the summary groups them into one line."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and report.longrepr[2].endswith(_SKIPPED):
+        report.longrepr = (__file__, 0, report.longrepr[2])
+    return report

@@ -10,7 +10,7 @@ import pytest
 from mosaicstack_telemetry import TaskCompletionEvent
 from mosaicstack_telemetry.cli.workload import simulate
 from mosaicstack_telemetry.server.runner import ServerThread, run_in_thread
-from tests._postgres import postgres_cluster, postgres_url  # noqa: F401 - fixtures
+from tests._postgres import postgres_cluster, postgres_url, pytest_runtest_makereport  # noqa: F401 - fixtures, hook
 
 
 @pytest.fixture
