@@ -191,6 +191,19 @@ def test_predictions_are_shown_as_crowd_sourced(dashboard: Page) -> None:
     assert any(row["fallback:value"] == "0" for row in rows.values())  # and has exact matches
 
 
+def test_an_instance_without_events_sees_an_empty_board(dashboard: Page, server: ServerThread) -> None:
+    dashboard.sign_in(server.create_key().key)
+    dashboard.wait_ready()
+    page = dashboard.page
+    assert ("0", "0") == dashboard.stat("events")
+    assert ("$0.00", "–") == (dashboard.stat("cost")[0], dashboard.stat("success_rate")[0])
+    for table_id in ("by-model", "by-task-type", "gates", "predictions", "events"):
+        assert "Nothing for this filter." == page.locator(f"#{table_id} td.empty").inner_text()
+    assert "No events." == page.locator("#series-chart .empty").inner_text()
+    assert "no events" == page.locator("#page-label").inner_text()
+    assert [] == dashboard.errors
+
+
 def _layout(page: Any) -> dict[str, Any]:
     layout: dict[str, Any] = page.evaluate(
         """() => ({

@@ -36,7 +36,11 @@ function table(id, headers, rows) {
     })));
     body.append(row);
   }
-  if (!rows.length) body.append(cell("tr", "")).lastChild.append(cell("td", "Nothing for this filter.", { colspan: headers.length, class: "empty" }));
+  if (!rows.length) {
+    const row = cell("tr", "");
+    row.append(cell("td", "Nothing for this filter.", { colspan: headers.length, class: "empty" }));
+    body.append(row);
+  }
   const thead = document.createElement("thead");
   thead.append(head);
   $(id).replaceChildren(thead, body);
