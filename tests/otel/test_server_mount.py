@@ -251,3 +251,13 @@ async def test_under_a_server_running_the_lifespan_its_end_stores_open_prompts(s
             reply = await client.post("/v1/logs", content=encode([user_prompt(0, 1), api_request(10, 2)]))
         assert (200, 0) == (reply.status_code, storage.count_events(key.instance_id))
     assert 1 == storage.count_events(key.instance_id)
+
+
+async def test_served_on_its_own_it_runs_the_asgi_lifespan(storage: Storage) -> None:
+    key = create_key(storage)
+    mount = OtlpMount(storage)
+    with serving(mount) as url:  # uvicorn with lifespan="on" talks to the mount itself
+        async with httpx.AsyncClient(base_url=url, headers=_auth(key.key), timeout=10) as client:
+            reply = await client.post("/v1/logs", content=encode([user_prompt(0, 1), api_request(10, 2)]))
+        assert (200, 1) == (reply.status_code, mount.open_prompts)
+    assert (0, 1) == (mount.open_prompts, storage.count_events(key.instance_id))

@@ -174,8 +174,11 @@ class OtlpMount:
         return None if instance is None else instance.snapshot()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # served on its own; mounted, the host runs :meth:`lifespan` instead
+            await self._serve_lifespan(receive, send)
+            return
         if scope["type"] != "http":
-            return  # a mount gets no lifespan events: the host runs :meth:`lifespan`
+            return
         if not self._sweeping:
             self._sweeping = True  # lifespan off: this loop runs the sweeper until it ends
             current_loop().spawn(self._sweep_until_cancelled)
@@ -245,6 +248,15 @@ class OtlpMount:
                     group.cancel_scope.cancel()
         finally:
             self._close_logged()
+
+    async def _serve_lifespan(self, receive: Receive, send: Send) -> None:
+        if (await receive())["type"] != "lifespan.startup":
+            return
+        async with self.lifespan(None):
+            await send({"type": "lifespan.startup.complete"})
+            while (await receive())["type"] != "lifespan.shutdown":
+                pass
+        await send({"type": "lifespan.shutdown.complete"})
 
     async def _sweep_until_cancelled(self) -> None:
         try:
