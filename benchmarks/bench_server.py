@@ -19,6 +19,8 @@ Run: ``nox -s bench`` or ``python benchmarks/bench_server.py [SCENARIO ...]`` (d
   1-event batches back to back, alone (the baseline) then with 16 readers each sending a 100-query prediction
   request every 200 ms (open loop). Targets: event POST p99 ≤ max(3× its idle p99, 25 ms), prediction p99 ≤ 1 s.
   The server runs with the ``serve`` default freshness bound; prediction latency is also shown inside the server.
+* **Scale** and **pgpredict** (PostgreSQL, ``_server_scale.py``): ingest on SQLite ×1, PostgreSQL ×1 and ×2 workers
+  under one client load, with CPU per process; a 100-query prediction request over 1M events on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _server_scale import bench_pgpredict, bench_scale
 from _timing import print_table
 
 from mosaicstack_telemetry import PredictionQuery, TaskCompletionEvent, _wire
@@ -683,6 +686,8 @@ SCENARIOS = {
     "stall": bench_stall,
     "mixed": bench_mixed,
     "slow": bench_slow,
+    "scale": bench_scale,
+    "pgpredict": bench_pgpredict,
 }
 
 
