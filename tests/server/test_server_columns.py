@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import datetime, timezone
 from uuid import UUID
@@ -35,9 +36,9 @@ def test_every_model_field_is_a_column_and_received_at_follows_timestamp() -> No
 
 
 def test_the_migrated_sqlite_table_has_exactly_the_model_columns() -> None:
-    connection = sqlite3.connect(":memory:", isolation_level=None)
-    migrate(connection)
-    table = {row[1]: (row[2], not row[3]) for row in connection.execute("PRAGMA table_info(events)")}
+    with contextlib.closing(sqlite3.connect(":memory:", isolation_level=None)) as connection:
+        migrate(connection)
+        table = {row[1]: (row[2], not row[3]) for row in connection.execute("PRAGMA table_info(events)")}
     expected = {column.name: (_SQLITE_TYPES[column.kind], column.nullable) for column in EVENT_COLUMNS}
     assert table == expected
 
