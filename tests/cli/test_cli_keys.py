@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -11,9 +12,11 @@ import httpx
 from mosaicstack_telemetry.cli.workload import simulate
 from mosaicstack_telemetry.server import run_in_thread
 from mosaicstack_telemetry.server.keys import hash_key, verify_key
+from mosaicstack_telemetry.server.postgres import PostgresStorage
 from mosaicstack_telemetry.server.storage import SQLiteStorage
+from tests._postgres import PostgresCluster
 
-from ._support import invoke, parse_json, run_cli
+from ._support import DEADLINE, clean_env, command, invoke, parse_json, run_cli
 
 
 def test_create_a_key_in_a_subprocess(tmp_path: Path) -> None:
@@ -130,3 +133,50 @@ def test_a_revoked_key_is_refused_by_the_running_server_at_once(tmp_path: Path) 
         assert 0 == invoke("keys", "revoke", hash_key(server.api_key)[:8], "--db", str(db)).exit_code
         refused = httpx.post(f"{server.url}/v1/events/batch", json=body, headers=headers)
     assert (403, "revoked api key") == (refused.status_code, refused.json()["detail"])
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------------------------------
+
+
+def test_keys_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """keys create / list / revoke with --database-url: the key lands in PostgreSQL (no SQLite file is made), the
+    output names the database with its password masked."""
+    url = postgres_url.replace("mosaic@", "mosaic:hunter2@", 1)
+    db = tmp_path / "unused.db"
+    created = invoke("keys", "create", "--db", str(db), "--database-url", url, "--json")
+    assert 0 == created.exit_code, created.stderr
+    issued = parse_json(created.stdout)
+    assert "hunter2" not in created.stdout
+    assert postgres_url.replace("mosaic@", "mosaic:***@", 1) == issued["db"]
+    assert not db.exists()
+    listed = parse_json(invoke("keys", "list", "--database-url", url, "--json").stdout)["keys"]
+    assert [issued["instance_id"]] == [key["instance_id"] for key in listed]
+    revoked = invoke("keys", "revoke", issued["instance_id"], "--database-url", url, "--json")
+    assert 1 == parse_json(revoked.stdout)["revoked_now"]
+    with PostgresStorage(postgres_url) as storage:
+        record = storage.find_key(hash_key(issued["api_key"]))
+        assert record is not None
+        assert record.revoked
+
+
+def test_the_database_url_comes_from_the_environment(postgres_url: str) -> None:
+    """MOSAIC_TELEMETRY_DATABASE_URL is read when --database-url is not given (in a subprocess: what users run)."""
+    created = subprocess.run(  # noqa: S603 - our own interpreter and module
+        command("keys", "create", "--json"),
+        env=clean_env(MOSAIC_TELEMETRY_DATABASE_URL=postgres_url),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert 0 == created.returncode, created.stderr
+    with PostgresStorage(postgres_url) as storage:
+        assert [parse_json(created.stdout)["instance_id"]] == [str(key.instance_id) for key in storage.list_keys()]
+
+
+def test_an_unreachable_database_is_exit_1_without_the_password(postgres_cluster: PostgresCluster) -> None:
+    url = f"postgresql://mosaic:hunter2@127.0.0.1:{postgres_cluster.port}/no_such_database"
+    failed = invoke("keys", "list", "--database-url", url)
+    assert 1 == failed.exit_code
+    assert "cannot open the database postgresql://mosaic:***@" in failed.stderr
+    assert "hunter2" not in failed.stderr + failed.stdout

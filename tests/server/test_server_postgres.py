@@ -203,6 +203,16 @@ def test_concurrent_writers_store_every_event_once(postgres_url: str) -> None:
         second.close()
 
 
+def test_connections_the_database_dropped_are_replaced(postgres_url: str) -> None:
+    """After PostgreSQL ends every session (a restart, a failover), the next operations work on new connections."""
+    with PostgresStorage(postgres_url) as storage:
+        assert [True] == storage.insert_events([event()], NOW)
+        rows(postgres_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+             " AND datname = current_database()")  # fmt: skip
+        assert [True] == storage.insert_events([event()], NOW)
+        assert 2 == storage.count_events()
+
+
 def test_only_the_hash_is_stored(postgres_url: str) -> None:
     with PostgresStorage(postgres_url) as storage:
         key = create_key(storage)

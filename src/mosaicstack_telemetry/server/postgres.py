@@ -18,7 +18,8 @@ The same semantics as :class:`~.sqlite.SQLiteStorage`, which the storage contrac
   from :func:`~.columns.event_values`, adapted by psycopg as they are; sessions run in UTC.
 
 Connections come from a :class:`psycopg_pool.ConnectionPool` (autocommit; each operation opens the transaction it
-needs). The URL's password never appears in a message or repr: :func:`~.backends.masked_url` names the database.
+needs), checked when taken: after a database restart or a failover the next request gets a new connection, not an
+error. The URL's password never appears in a message or repr: :func:`~.backends.masked_url` names the database.
 """
 
 from __future__ import annotations
@@ -208,6 +209,7 @@ class PostgresStorage:
                 max_size=pool_size,
                 kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
                 configure=_configure,
+                check=ConnectionPool.check_connection,  # a connection the server dropped is replaced, not used
                 timeout=CONNECT_TIMEOUT_SECONDS,
                 name="mosaic-telemetry",
                 open=False,
