@@ -9,7 +9,9 @@ one read transaction and hands :class:`StatsQueries` a ``fetch(sql, params) -> r
 * the placeholder (``?`` or ``%s``; no query here holds a literal ``%``);
 * how a timestamp is bucketed by the hour or the day, in UTC: SQLite stores ISO 8601 UTC text (``substr`` of it),
   PostgreSQL a ``timestamptz`` (``date_trunc`` at ``'UTC'``);
-* how a gate list is expanded to rows: SQLite stores JSON text (``json_each``), PostgreSQL a ``text[]`` (``unnest``);
+* how a gate list is asked whether it holds a gate: SQLite stores JSON text (``instr`` of the quoted value: the
+  values are :class:`~mosaicstack_telemetry.enums.QualityGate` words), PostgreSQL a ``text[]`` (``= ANY``);
+* how the table is read: SQLite is told to scan it (``NOT INDEXED``, below).
 * how UUIDs and timestamps are bound and read back.
 
 SQLite's ISO 8601 text compares in time order, since every value is ``datetime.isoformat()`` of a UTC time
@@ -33,6 +35,8 @@ from typing import Any, Literal
 from uuid import UUID
 
 import attrs
+
+from ..enums import QualityGate
 
 __all__ = [
     "DURATION_EDGES_MS",
@@ -76,25 +80,33 @@ class Dialect:
     #: the start of the UTC hour / day holding ``{column}``, as the backend returns a timestamp
     hour: str
     day: str
-    #: a ``FROM`` item expanding the gate list ``{column}`` into rows, one column ``g.value``
-    expand_gates: str
+    #: true when the gate list ``{column}`` holds the gate bound as ``{value}`` (bound with :attr:`bind_gate`)
+    has_gate: str
+    bind_gate: Callable[[str], Any]
     bind_uuid: Callable[[UUID], Any]
     bind_time: Callable[[datetime], Any]
     load_time: Callable[[Any], datetime]
     load_gates: Callable[[Any], list[str]]
+    #: the ``FROM`` item of the events (aliased ``e``)
+    events: str = "events AS e"
 
 
-#: SQLite (:mod:`.sqlite`): UUIDs and timestamps as text, gate lists as JSON text, booleans as integers.
+#: SQLite (:mod:`.sqlite`): UUIDs and timestamps as text, gate lists as JSON text, booleans as integers. The table
+#: is read ``NOT INDEXED``: in table order, an instance's rows come 3-6 times faster than through an index and one
+#: lookup per row (measured at 100k events of one instance among two: ``benchmarks/bench_stats.py``), and a
+#: reference server holds few instances.
 SQLITE = Dialect(
     name="sqlite",
     placeholder="?",
     hour="substr({column}, 1, 13) || ':00:00+00:00'",
     day="substr({column}, 1, 10) || 'T00:00:00+00:00'",
-    expand_gates="json_each({column}) AS g",
+    has_gate="instr({column}, {value}) > 0",
+    bind_gate=json.dumps,
     bind_uuid=str,
     bind_time=lambda moment: _utc(moment).isoformat(),
     load_time=lambda text: _utc(datetime.fromisoformat(text)),
     load_gates=json.loads,
+    events="events AS e NOT INDEXED",
 )
 
 #: PostgreSQL: ``uuid``, ``timestamptz``, ``boolean`` and ``text[]`` columns, bound as they are.
@@ -103,7 +115,8 @@ POSTGRES = Dialect(
     placeholder="%s",
     hour="date_trunc('hour', {column}, 'UTC')",
     day="date_trunc('day', {column}, 'UTC')",
-    expand_gates="unnest({column}) AS g(value)",
+    has_gate="{value} = ANY({column})",
+    bind_gate=str,
     bind_uuid=lambda value: value,
     bind_time=_utc,
     load_time=_utc,
@@ -255,7 +268,7 @@ class StatsQueries:
     def totals(self, selected: StatsFilter) -> Totals:
         sql = _Sql(self._dialect)
         where = sql.where(selected)
-        query = f"SELECT {_SUMS}, {_GATE_PASSED}, min(e.timestamp), max(e.timestamp) FROM events AS e{where}"  # noqa: S608
+        query = f"SELECT {_SUMS}, {_GATE_PASSED}, min(e.timestamp), max(e.timestamp) FROM {self._dialect.events}{where}"  # noqa: S608
         (row,) = self._fetch(query, sql.params)
         events, input_tokens, output_tokens, cost, succeeded, gate_passed = _ints(row[:6])
         return Totals(
@@ -267,7 +280,8 @@ class StatsQueries:
         sql = _Sql(self._dialect)
         start = getattr(self._dialect, bucket).format(column="e.timestamp")
         where = sql.where(selected)
-        rows = self._fetch(f"SELECT {start}, {_SUMS} FROM events AS e{where} GROUP BY 1 ORDER BY 1", sql.params)  # noqa: S608
+        query = f"SELECT {start}, {_SUMS} FROM {self._dialect.events}{where} GROUP BY 1 ORDER BY 1"  # noqa: S608
+        rows = self._fetch(query, sql.params)
         return [Bucket(self._dialect.load_time(row[0]), *_ints(row[1:])) for row in rows]
 
     def groups(self, selected: StatsFilter, by: str) -> list[GroupRow]:
@@ -276,27 +290,30 @@ class StatsQueries:
             raise ValueError(f"by={by!r}: expected one of {', '.join(GROUP_COLUMNS)}")
         sql = _Sql(self._dialect)
         where = sql.where(selected)
-        query = f"SELECT e.{by}, {_SUMS}, {_GATE_PASSED} FROM events AS e{where} GROUP BY 1 ORDER BY 5 DESC, 2 DESC, 1"  # noqa: S608
+        query = f"SELECT e.{by}, {_SUMS}, {_GATE_PASSED} FROM {self._dialect.events}{where} GROUP BY 1 ORDER BY 5 DESC, 2 DESC, 1"  # noqa: S608
         return [GroupRow(str(row[0]), *_ints(row[1:])) for row in self._fetch(query, sql.params)]
 
     def gates(self, selected: StatsFilter) -> list[GateRow]:
-        """Per task type and gate: the events that ran it and those that failed it, by task type then gate."""
-        runs = self._gate_counts(selected, "quality_gates_run")
-        failures = self._gate_counts(selected, "quality_gates_failed")
-        return [
-            GateRow(task_type, gate, runs.get((task_type, gate), 0), failures.get((task_type, gate), 0))
-            for task_type, gate in sorted(runs.keys() | failures.keys())
-        ]
-
-    def _gate_counts(self, selected: StatsFilter, column: str) -> dict[tuple[str, str], int]:
+        """Per task type and gate: the events that ran it and those that failed it, by task type then gate (only
+        pairs with any). One scan: each gate is a pair of sums, since the gates are the enum's few values."""
         sql = _Sql(self._dialect)
-        expand = self._dialect.expand_gates.format(column=f"e.{column}")
-        where = sql.where(selected)
-        query = (
-            f"SELECT e.task_type, g.value, count(DISTINCT e.event_id) FROM events AS e CROSS JOIN {expand}{where}"  # noqa: S608
-            " GROUP BY 1, 2"
+        dialect, gates = self._dialect, sorted(gate.value for gate in QualityGate)
+        sums = ", ".join(
+            f"coalesce(sum(CASE WHEN {dialect.has_gate.format(column=f'e.{column}', value=sql.bind(dialect.bind_gate(gate)))}"
+            " THEN 1 ELSE 0 END), 0)"
+            for gate in gates
+            for column in ("quality_gates_run", "quality_gates_failed")
         )
-        return {(str(row[0]), str(row[1])): int(row[2]) for row in self._fetch(query, sql.params)}
+        where = sql.where(selected)
+        query = f"SELECT e.task_type, {sums} FROM {dialect.events}{where} GROUP BY 1 ORDER BY 1"  # noqa: S608
+        rows = []
+        for row in self._fetch(query, sql.params):
+            counts = _ints(row[1:])
+            for index, gate in enumerate(gates):
+                runs, failures = counts[2 * index], counts[2 * index + 1]
+                if runs or failures:
+                    rows.append(GateRow(str(row[0]), gate, runs, failures))
+        return rows
 
     def durations(self, selected: StatsFilter) -> list[int]:
         """How many events fall in each :data:`DURATION_EDGES_MS` bin (every bin, empty ones as 0)."""
@@ -309,7 +326,7 @@ class StatsQueries:
         where = sql.where(selected)
         query = (
             f"SELECT CASE {cases} ELSE {len(DURATION_EDGES_MS) - 1} END, count(*)"  # noqa: S608 - edges are ints
-            f" FROM events AS e{where} GROUP BY 1"
+            f" FROM {self._dialect.events}{where} GROUP BY 1"
         )
         counts = [0] * len(DURATION_EDGES_MS)
         for index, count in self._fetch(query, sql.params):
@@ -321,7 +338,7 @@ class StatsQueries:
         sql = _Sql(self._dialect)
         where = sql.where(selected)
         offset = sql.bind(max(rank - 1, 0))
-        query = f"SELECT e.task_duration_ms FROM events AS e{where} ORDER BY 1 LIMIT 1 OFFSET {offset}"  # noqa: S608
+        query = f"SELECT e.task_duration_ms FROM {self._dialect.events}{where} ORDER BY 1 LIMIT 1 OFFSET {offset}"  # noqa: S608
         rows = self._fetch(query, sql.params)
         return int(rows[0][0]) if rows else None
 
@@ -330,7 +347,7 @@ class StatsQueries:
         sql = _Sql(self._dialect)
         where = sql.where(selected)
         query = (
-            f"SELECT e.task_type, e.model, e.provider, e.complexity, count(*) FROM events AS e{where}"  # noqa: S608
+            f"SELECT e.task_type, e.model, e.provider, e.complexity, count(*) FROM {self._dialect.events}{where}"  # noqa: S608
             f" GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 1, 2, 3, 4 LIMIT {sql.bind(limit)}"
         )
         return [
@@ -345,7 +362,7 @@ class StatsQueries:
         query = (
             "SELECT e.event_id, e.timestamp, e.task_type, e.model, e.provider, e.complexity, e.harness, e.outcome,"  # noqa: S608
             " e.task_duration_ms, e.actual_input_tokens, e.actual_output_tokens, e.actual_cost_usd_micros,"
-            f" e.quality_gate_passed, e.quality_gates_failed FROM events AS e{where}"
+            f" e.quality_gate_passed, e.quality_gates_failed FROM {self._dialect.events}{where}"
             f" ORDER BY e.timestamp DESC, e.event_id DESC LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}"
         )
         load_time, load_gates = self._dialect.load_time, self._dialect.load_gates
@@ -370,14 +387,15 @@ class StatsQueries:
         ]
 
     def facets(self, instance_id: UUID) -> Facets:
-        """The models, task types and harnesses the instance's events hold, and their time span."""
-        values: dict[str, list[str]] = {}
-        for column in ("model", "task_type", "harness"):
-            sql = _Sql(self._dialect)
-            where = sql.where(StatsFilter(instance_id))
-            query = f"SELECT DISTINCT e.{column} FROM events AS e{where} ORDER BY 1"  # noqa: S608
-            values[column] = [str(row[0]) for row in self._fetch(query, sql.params)]
+        """The models, task types and harnesses the instance's events hold, and their time span (one scan)."""
         sql = _Sql(self._dialect)
         where = sql.where(StatsFilter(instance_id))
-        ((first, last),) = self._fetch(f"SELECT min(e.timestamp), max(e.timestamp) FROM events AS e{where}", sql.params)  # noqa: S608
-        return Facets(values["model"], values["task_type"], values["harness"], self._time(first), self._time(last))
+        query = (
+            f"SELECT e.model, e.task_type, e.harness, min(e.timestamp), max(e.timestamp) FROM {self._dialect.events}{where}"  # noqa: S608
+            " GROUP BY 1, 2, 3"
+        )
+        rows = self._fetch(query, sql.params)
+        first = min((self._dialect.load_time(row[3]) for row in rows), default=None)
+        last = max((self._dialect.load_time(row[4]) for row in rows), default=None)
+        models, task_types, harnesses = (sorted({str(row[index]) for row in rows}) for index in range(3))
+        return Facets(models, task_types, harnesses, first, last)
