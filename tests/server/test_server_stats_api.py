@@ -224,6 +224,7 @@ def test_the_page_is_static_and_exempt_from_faults(server: ServerThread, http: h
     for asset in ("dashboard.js", "charts.js", "format.js", "dashboard.css"):
         assert 200 == httpx.get(f"{server.url}/dashboard/assets/{asset}").status_code
     assert 404 == httpx.get(server.url + "/dashboard/assets/../app.py").status_code
+    assert page.content == httpx.get(server.url + "/dashboard/").content
     server.faults.fail_next(1, 503)
     assert 200 == httpx.get(server.url + "/dashboard").status_code  # the page is not the API
     assert 503 == http.get("/v1/stats/filters").status_code  # the read API obeys the plan like API v1

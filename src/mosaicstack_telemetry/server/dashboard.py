@@ -48,7 +48,7 @@ def _read(name: str) -> bytes:
 
 def dashboard_paths() -> tuple[str, ...]:
     """Every path the dashboard serves (exempt from fault injection, as ``/healthz``: the page is not the API)."""
-    return (DASHBOARD_PATH, *(f"{ASSETS_PATH}/{name}" for name in _FILES if name != "index.html"))
+    return (DASHBOARD_PATH, f"{DASHBOARD_PATH}/", *(f"{ASSETS_PATH}/{name}" for name in _FILES if name != "index.html"))
 
 
 def dashboard_routes() -> list[Route]:
@@ -64,4 +64,6 @@ def dashboard_routes() -> list[Route]:
 
         return Route(path, endpoint, methods=["GET", "HEAD"])
 
-    return [serve(name) for name in _FILES]
+    routes = [serve(name) for name in _FILES]
+    page = routes[0]  # index.html, also with the trailing slash a user may type (assets' paths are absolute)
+    return [*routes, Route(f"{DASHBOARD_PATH}/", page.endpoint, methods=["GET", "HEAD"])]
