@@ -1,9 +1,11 @@
 """The dashboard in a real browser: Playwright for Python driving Debian's headless Chromium (``nox -s browser``).
 
-One reference server for the session (the runner, 127.0.0.1, a free port) over a SQLite file holding the known
+One reference server for these tests (the runner, 127.0.0.1, a free port) over a SQLite file holding the known
 dataset of ``tests/server/_stats_support.py`` — the instance's events and another instance's, which must never
-show. One Chromium for the session (Playwright gives each launch a fresh temporary profile, ``--user-data-dir``);
-every test gets a new browser context, so nothing (sessionStorage included) leaks from one test to the next.
+show. One Chromium for them (Playwright gives each launch a fresh temporary profile, ``--user-data-dir``); every
+test gets a new browser context, so nothing (sessionStorage included) leaks from one test to the next. The fixtures
+are package-scoped: Playwright's sync API holds an asyncio loop on the main thread while it runs, so it must stop
+before the rest of a whole-suite run, whose tests start loops of their own.
 
 ``MOSAIC_CHROMIUM`` names the browser (the nox session sets it, and then a missing browser fails instead of
 skipping); without it the tests skip unless ``/usr/bin/chromium`` exists. They skip without Playwright (the
@@ -48,7 +50,7 @@ EVENTS: list[TaskCompletionEvent] = data.make_events(240)
 OTHER_EVENTS: list[TaskCompletionEvent] = data.make_events(80, instance_id=data.OTHER_INSTANCE, seed=5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file holding the dataset."""
     path = tmp_path_factory.mktemp("dashboard") / "telemetry.sqlite3"
@@ -57,7 +59,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(database: Path) -> Iterator[ServerThread]:
     """The reference server over the dataset, with :data:`API_KEY` for the dataset's instance."""
     with (
@@ -69,7 +71,7 @@ def server(database: Path) -> Iterator[ServerThread]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("MOSAIC_CHROMIUM"):

@@ -11,7 +11,7 @@ one read transaction and hands :class:`StatsQueries` a ``fetch(sql, params) -> r
   PostgreSQL a ``timestamptz`` (``date_trunc`` at ``'UTC'``);
 * how a gate list is asked whether it holds a gate: SQLite stores JSON text (``instr`` of the quoted value: the
   values are :class:`~mosaicstack_telemetry.enums.QualityGate` words), PostgreSQL a ``text[]`` (``= ANY``);
-* how the table is read: SQLite is told to scan it (``NOT INDEXED``, below).
+* how the table is read: SQLite is told to scan it (``NOT INDEXED``, see :data:`SQLITE`);
 * how UUIDs and timestamps are bound and read back.
 
 SQLite's ISO 8601 text compares in time order, since every value is ``datetime.isoformat()`` of a UTC time
