@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from uuid import uuid4
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mosaicstack_telemetry import PredictionQuery, TaskCompletionEvent, TelemetryClient, TelemetryConfig
 from mosaicstack_telemetry.server import ServerThread, SQLiteStorage, create_key, hash_key, run_in_thread
@@ -354,6 +357,62 @@ def parity_queries() -> list[PredictionQuery]:
         PredictionQuery(task_type="security_audit", model="gpt-5", provider="openai", complexity="low"),
     ]
     return queries
+
+
+@pytest.fixture
+def postgres_storage(postgres_url: str) -> Iterator[PostgresStorage]:
+    with PostgresStorage(postgres_url) as storage:
+        yield storage
+
+
+_METRIC_VALUES = st.integers(min_value=0, max_value=5) | st.integers(min_value=0, max_value=10_000_000)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    groups=st.lists(
+        st.tuples(st.sampled_from(["implementation", "testing"]), st.sampled_from(["gpt-5", "o4-mini"])),
+        min_size=0,
+        max_size=30,
+    ),
+    durations=st.lists(_METRIC_VALUES, min_size=30, max_size=30),
+    tokens=st.lists(_METRIC_VALUES, min_size=30, max_size=30),
+    ranks=st.lists(st.integers(min_value=1, max_value=35), max_size=6),
+)
+def test_summaries_are_the_same_on_both_backends(
+    postgres_storage: PostgresStorage,
+    groups: list[tuple[str, str]],
+    durations: list[int],
+    tokens: list[int],
+    ranks: list[int],
+) -> None:
+    """Any events (ties, zeros, huge values), any ranks (past the group too): both backends summarize alike."""
+    batch = [
+        event(
+            task_type=task_type,
+            model=model,
+            provider="openai",
+            task_duration_ms=duration,
+            actual_input_tokens=token,
+            estimated_input_tokens=duration % 3,
+        )
+        for (task_type, model), duration, token in zip(groups, durations, tokens, strict=False)
+    ]
+    with postgres_storage._connection() as connection:
+        connection.execute("TRUNCATE events")  # one database for every example: emptied before each
+    dimension_sets: list[dict[str, str]] = [
+        {},
+        {"task_type": "testing"},
+        {"task_type": "implementation", "model": "gpt-5"},
+    ]
+    wanted = {"task_duration_ms": ranks, "actual_input_tokens": ranks[:2]}
+    summaries = []
+    with SQLiteStorage() as sqlite:
+        for storage in (sqlite, postgres_storage):
+            storage.insert_events(batch, NOW)
+            with storage.reader() as reader:
+                summaries.append([reader.summarize(dimensions, wanted) for dimensions in dimension_sets])
+    assert summaries[0] == summaries[1]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
