@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import re
 import signal
@@ -20,14 +21,19 @@ from uuid import uuid4
 import httpx
 import pytest
 import uvicorn
+from click.testing import CliRunner
+from uvicorn.supervisors import Multiprocess
 
 from mosaicstack_telemetry import TaskCompletionEvent, TelemetryClient, TelemetryConfig
 from mosaicstack_telemetry.cli import serve as serve_module
+from mosaicstack_telemetry.cli.app import cli
 from mosaicstack_telemetry.cli.listening import local_url
 from mosaicstack_telemetry.cli.workload import simulate
 from mosaicstack_telemetry.server import PREDICTION_MAX_AGE_SECONDS, create_app
+from mosaicstack_telemetry.server.backends import ENV_DATABASE_URL
 from mosaicstack_telemetry.server.postgres import PostgresStorage
 from mosaicstack_telemetry.server.storage import SQLiteStorage
+from mosaicstack_telemetry.server.workers import ENV_WORKER_SETTINGS, worker_app
 
 from ._support import DEADLINE, clean_env, command, invoke, parse_json, run_cli
 
@@ -366,3 +372,35 @@ def test_two_workers_on_postgresql_store_every_event_once(postgres_url: str) -> 
     with PostgresStorage(postgres_url) as storage:
         assert 1_700 == storage.count_events()
         assert all(storage.fetch_event(event.instance_id, event.event_id) == event for event in events[::97])
+
+
+def test_workers_in_process(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's worker path in this process, uvicorn's supervisor replaced by one that records its config; then
+    what each worker process runs, worker_app, here: it opens the database the parent handed down."""
+    supervised: list[uvicorn.Config] = []
+
+    def record(self: Multiprocess) -> None:
+        supervised.append(self.config)
+
+    monkeypatch.setattr(Multiprocess, "run", record)
+    monkeypatch.setenv(ENV_DATABASE_URL, postgres_url)
+    monkeypatch.delenv(ENV_WORKER_SETTINGS, raising=False)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:  # the supervisor installs its signal handlers when made: this process's own come back after
+        result = CliRunner().invoke(
+            cli, ["serve", "--port", "0", "--workers", "3", "--prediction-max-age", "7", "--json"]
+        )
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert 0 == result.exit_code, result.output
+    [config] = supervised
+    assert (3, True, "mosaicstack_telemetry.server.workers:worker_app") == (config.workers, config.factory, config.app)
+    assert {"prediction_max_age_seconds": 7.0} == json.loads(os.environ[ENV_WORKER_SETTINGS])
+    app = worker_app()
+    try:
+        assert isinstance(app.state.storage, PostgresStorage)
+        assert 7.0 == app.state.predictor.max_age_seconds
+        assert 1 == len(app.state.storage.list_keys())  # the key serve issued, in the shared database
+    finally:
+        app.state.storage.close()
