@@ -319,6 +319,9 @@ def test_workers_need_postgresql(tmp_path: Path) -> None:
     assert 2 == refused.exit_code
     assert "--workers 2 needs PostgreSQL" in refused.stderr
     assert not (tmp_path / "server.db").exists()
+    a_url = invoke("serve", "--port", "0", "--db", "postgresql://u:hunter2@db/t")
+    assert 2 == a_url.exit_code
+    assert "give a database URL with --database-url" in a_url.stderr
 
 
 def test_two_workers_on_postgresql_store_every_event_once(postgres_url: str) -> None:

@@ -11,6 +11,7 @@ command's ``--help``:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -84,6 +85,9 @@ def database_options(*, must_exist: bool = False) -> Callable[[_F], _F]:
     return decorate
 
 
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:/")
+
+
 def database_target(db_path: Path, database_url: str | None, *, must_exist: bool = False) -> str | Path:
     """The database a command opens: ``--database-url``, else ``$MOSAIC_TELEMETRY_DATABASE_URL``, else ``--db``.
 
@@ -91,6 +95,8 @@ def database_target(db_path: Path, database_url: str | None, *, must_exist: bool
     """
     if database_url:
         return database_url
+    if _URL_SCHEME.match(str(db_path)):  # a URL given to --db (the Path made its "//" one "/")
+        raise click.BadParameter("takes a SQLite file: give a database URL with --database-url", param_hint="--db")
     if must_exist and not db_path.exists():
         raise click.BadParameter(f"{str(db_path)!r} does not exist", param_hint="--db")
     return db_path
