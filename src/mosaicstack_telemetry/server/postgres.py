@@ -3,10 +3,9 @@
 The same semantics as :class:`~.sqlite.SQLiteStorage`, which the storage contract tests run against both:
 
 * **Insert**: one multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` per batch (a prepared statement per batch
-  size), in one transaction. A repeat
-  inside the batch is sent once (its first occurrence) and reported a duplicate; rows go in key order, so two
-  concurrent batches sharing events (a client's retry racing its first attempt) lock them in the same order and
-  cannot deadlock. Any number of processes may insert at once: the primary key (``instance_id``, ``event_id``) keeps
+  size), in one transaction. A repeat inside the batch is sent once (its first occurrence) and reported a duplicate;
+  rows go in key order, so two concurrent batches sharing events (a client's retry racing its first attempt) lock
+  them in the same order and cannot deadlock. Any number of processes may insert at once: the primary key (``instance_id``, ``event_id``) keeps
   each event once.
 * **Reads**: a :meth:`~PostgresStorage.reader` is one ``REPEATABLE READ READ ONLY`` transaction: counts, summaries
   and the version come from one snapshot. Order statistics are selected in SQL by 1-based rank over the sorted
@@ -200,10 +199,11 @@ class PostgresStorage:
         self._display = masked_url(url)
         self._closed = False
         self._lock = threading.Lock()
+        pool: ConnectionPool[_Connection] | None = None
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS) as connection:
                 migrate_postgres(connection, database=f"the database {self._display}")
-            self._pool: ConnectionPool[_Connection] = ConnectionPool(
+            pool = ConnectionPool(
                 url,
                 min_size=1,
                 max_size=pool_size,
@@ -214,12 +214,15 @@ class PostgresStorage:
                 name="mosaic-telemetry",
                 open=False,
             )
-            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+            pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
         except psycopg.Error as error:
+            if pool is not None:
+                pool.close()
             message = str(error).strip()
             for secret in _secrets(url):
                 message = message.replace(secret, "***")
             raise StorageOpenError(f"cannot open the database {self._display}: {message}") from None
+        self._pool = pool
 
     @property
     def url(self) -> str:
