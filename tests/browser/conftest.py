@@ -7,9 +7,9 @@ test gets a new browser context, so nothing (sessionStorage included) leaks from
 are package-scoped: Playwright's sync API holds an asyncio loop on the main thread while it runs, so it must stop
 before the rest of a whole-suite run, whose tests start loops of their own.
 
-``MOSAIC_CHROMIUM`` names the browser (the nox session sets it, and then a missing browser fails instead of
-skipping); without it the tests skip unless ``/usr/bin/chromium`` exists. They skip without Playwright (the
-``browser`` dependency group), so ``nox -s tests`` passes over them.
+``MOSAIC_CHROMIUM`` names the browser (the nox session sets it, and then a missing browser or Playwright is an
+error); without it the tests skip unless ``/usr/bin/chromium`` exists and Playwright (the ``browser`` dependency
+group) imports, so ``nox -s tests`` passes over them where they cannot run.
 """
 
 from __future__ import annotations
@@ -22,12 +22,10 @@ from typing import Any
 
 import pytest
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
-from mosaicstack_telemetry import TaskCompletionEvent  # noqa: E402 - after the skip
-from mosaicstack_telemetry.server import SQLiteStorage  # noqa: E402
-from mosaicstack_telemetry.server.runner import ServerThread  # noqa: E402
-from tests.server import _stats_support as data  # noqa: E402
+from mosaicstack_telemetry import TaskCompletionEvent
+from mosaicstack_telemetry.server import SQLiteStorage
+from mosaicstack_telemetry.server.runner import ServerThread
+from tests.server import _stats_support as data
 
 #: Debian's Chromium, driven instead of a browser Playwright would download.
 CHROMIUM = os.environ.get("MOSAIC_CHROMIUM") or "/usr/bin/chromium"
@@ -73,6 +71,10 @@ def server(database: Path) -> Iterator[ServerThread]:
 
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    if os.environ.get("MOSAIC_CHROMIUM"):  # the browser session: a missing Playwright is an error there, not a skip
+        from playwright import sync_api
+    else:
+        sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         if os.environ.get("MOSAIC_CHROMIUM"):
             pytest.fail(f"MOSAIC_CHROMIUM={CHROMIUM!r} does not exist")
