@@ -11,9 +11,7 @@ one line saying why — unless ``MOSAIC_TEST_POSTGRES=1`` (CI sets it), which tu
 pass by skipping them. (:func:`pytest_runtest_makereport` files every such skip under this module's location, so
 pytest's summary shows one line for all of them, not one per test.)
 
-Other test packages reuse these fixtures (and that hook) by importing them into their ``conftest.py``::
-
-    from tests._postgres import postgres_cluster, postgres_url, pytest_runtest_makereport  # noqa: F401
+The root ``tests/conftest.py`` imports these fixtures and that hook, so every test package shares one cluster.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Fixtures of the command-line tests: a reference server on 127.0.0.1 in this process, and simulated events (and a
-throwaway PostgreSQL, :mod:`tests._postgres`, for ``serve`` and ``keys`` on it)."""
+"""Fixtures of the command-line tests: a reference server on 127.0.0.1 in this process, and simulated events."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ import pytest
 from mosaicstack_telemetry import TaskCompletionEvent
 from mosaicstack_telemetry.cli.workload import simulate
 from mosaicstack_telemetry.server.runner import ServerThread, run_in_thread
-from tests._postgres import postgres_cluster, postgres_url, pytest_runtest_makereport  # noqa: F401 - fixtures, hook
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from mosaicstack_telemetry.server import SQLiteStorage, create_app
 from mosaicstack_telemetry.server.keys import create_key
 from mosaicstack_telemetry.server.runner import ServerThread, run_in_thread
 from mosaicstack_telemetry.server.storage import Storage
-from tests._postgres import PostgresCluster, postgres_cluster, postgres_url, pytest_runtest_makereport  # noqa: F401 - fixtures, hook
+from tests._postgres import PostgresCluster
 
 from ._server_support import InProcess
 
