@@ -163,6 +163,18 @@ def test_a_filter_and_paging_narrow_every_figure(dashboard: Page) -> None:
     assert [] == dashboard.errors
 
 
+def test_a_range_longer_than_72_hours_is_drawn_by_day(dashboard: Page) -> None:
+    dashboard.sign_in()
+    dashboard.wait_ready()
+    page = dashboard.page
+    dashboard.change(lambda: page.fill("#f-from", "2026-11-15T00:00:00"))
+    assert "per day (UTC)" == page.locator("#bucket-label").inner_text()
+    days = data.series(data.select(EVENTS), "day")
+    titles = page.locator("#series-chart rect.bar title").all_text_contents()
+    assert sorted(f"{moment:%Y-%m-%d}: {count:,} events" for moment, count in days.items()) == sorted(titles)
+    assert [] == dashboard.errors
+
+
 def test_predictions_are_shown_as_crowd_sourced(dashboard: Page) -> None:
     dashboard.sign_in()
     dashboard.wait_ready()
