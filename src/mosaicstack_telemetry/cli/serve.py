@@ -173,7 +173,7 @@ def serve(
             config: dict[str, Any] = {
                 "loop": "asyncio",
                 "ws": "none",
-                "lifespan": "off",
+                "lifespan": "on",  # the OTLP mount: idle prompts swept, open ones stored at shutdown
                 "log_config": None,  # -v shows uvicorn's log through our handler
                 "access_log": True,
                 "server_header": False,

@@ -159,7 +159,7 @@ class ServerThread:
             self.app,
             loop="asyncio",
             ws="none",
-            lifespan="off",
+            lifespan="on",  # the OTLP mount sweeps idle prompts for the lifespan and stores the open ones at its end
             interface="asgi3",
             log_config=None,  # leave the host application's logging alone
             access_log=False,
