@@ -117,7 +117,7 @@ def _serving(*args: str, verbose: bool = False, env: dict[str, str] | None = Non
 
 
 def test_serve_accepts_events_and_stops_on_sigint(tmp_path: Path) -> None:
-    """--json announces url, key and instance on one line; the server stores a batch posted with that key; SIGINT
+    """--json announces url, dashboard, key and instance on one line; the server stores a batch posted with that key; SIGINT
     ends it with exit 0; the events are in the database file."""
     db = tmp_path / "server.db"
     with _serving("--db", str(db), "--json") as serving:
@@ -129,6 +129,8 @@ def test_serve_accepts_events_and_stops_on_sigint(tmp_path: Path) -> None:
         headers = {"Authorization": f"Bearer {announced['api_key']}"}
         with httpx.Client(base_url=announced["url"], timeout=10) as http:
             assert 200 == http.get("/healthz").status_code
+            assert announced["dashboard"] == f"{announced['url']}/dashboard"
+            assert "text/html" in http.get(announced["dashboard"]).headers["content-type"]
             reply = http.post("/v1/events/batch", json=body, headers=headers)
         assert 200 == reply.status_code
         assert 5 == reply.json()["accepted"]
@@ -158,12 +160,13 @@ def test_restart_reuses_a_named_key_and_stops_on_sigterm(tmp_path: Path) -> None
 
 
 def test_banner_shows_what_to_export(tmp_path: Path) -> None:
-    """Without --json: the URL, the key, the instance and the export lines, without colour (not a terminal)."""
+    """Without --json: the URL, the dashboard's, the key, the instance and the export lines, without colour (not a terminal)."""
     with _serving("--db", str(tmp_path / "server.db")) as serving:
         lines = serving.until("export MOSAIC_TELEMETRY_INSTANCE_ID=")
         code, stderr = serving.stop(signal.SIGINT)
     text = "".join(lines)
     assert "Mosaic Telemetry reference server" in text
+    assert re.search(r"dashboard +http://127\.0\.0\.1:\d+/dashboard \(paste the api key when it asks\)", text)
     assert "export MOSAIC_TELEMETRY_SERVER_URL=http://127.0.0.1:" in text
     assert "export MOSAIC_TELEMETRY_API_KEY=" in text
     assert "export MOSAIC_TELEMETRY_INSTANCE_ID=" in text

@@ -35,6 +35,7 @@ from ..config import ENV_API_KEY, ENV_INSTANCE_ID, ENV_SERVER_URL
 from ..server.accesslog import redact_access_log
 from ..server.app import create_app
 from ..server.backends import describe_database, supports_workers
+from ..server.dashboard import DASHBOARD_PATH
 from ..server.keys import ApiKey, create_key, hash_key, is_well_formed
 from ..server.predictions import PREDICTION_MAX_AGE_SECONDS
 from ..server.protocol import uvicorn_options
@@ -212,6 +213,7 @@ def _announce(
         emit_json(
             {
                 "url": url,
+                "dashboard": f"{url}{DASHBOARD_PATH}",
                 "api_key": issued.key,
                 "instance_id": str(issued.instance_id),
                 "db": database,
@@ -226,6 +228,7 @@ def _announce(
         key_values(
             {
                 "url": url,
+                "dashboard": f"{url}{DASHBOARD_PATH} (paste the api key when it asks)",
                 "api key": f"{issued.key} {note}",
                 "instance id": str(issued.instance_id),
                 "database": f"{database} ({storage.count_events():,} events)",
