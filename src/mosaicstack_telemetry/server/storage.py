@@ -1,16 +1,18 @@
 """Where the reference server keeps API keys and events: the small :class:`Storage` interface its backends implement.
 
 The HTTP layer (:mod:`.app`) and the prediction logic (:mod:`.predictions`) only talk to :class:`Storage` and
-:class:`StorageReader`, so a PostgreSQL backend can follow without touching either. The interface is blocking on
+:class:`StorageReader`, whichever backend holds the data. The interface is blocking on
 purpose — stdlib :mod:`sqlite3` and psycopg are — and the HTTP layer calls it on worker threads
 (``anyio.to_thread.run_sync``), never on the event loop.
 
 **Tenant isolation.** An event is identified by ``(instance_id, event_id)``: an instance's duplicate is its own event
 id stored before; another instance's event with the same id is a different event, stored. Every per-event read
 (:meth:`Storage.fetch_event`) takes the instance. Predictions read across instances on purpose: they are
-crowd-sourced. The schema is built and upgraded by :mod:`.migrations` when the storage opens.
+crowd-sourced. The schema is built and upgraded by :mod:`.migrations` (:mod:`.pg_migrations`) when the storage
+opens; the events table's columns come from the model (:mod:`.columns`).
 
-The SQLite backend is :class:`~.sqlite.SQLiteStorage` (also importable from here).
+The backends are :class:`~.sqlite.SQLiteStorage` (also importable from here) and
+:class:`~.postgres.PostgresStorage`; :func:`~.backends.open_storage` opens the one a URL or path names.
 """
 
 from __future__ import annotations
