@@ -136,6 +136,39 @@ def test_a_failed_insert_stores_nothing(storage: Storage) -> None:
     assert [True] == storage.insert_events([good], NOW)
 
 
+def test_a_batch_larger_than_one_statement_is_stored_whole(storage: Storage) -> None:
+    """3,000 events (27 values each: more than PostgreSQL's 65,535 bound parameters in one statement) with repeats
+    far apart in the batch: one result per event in input order, each repeat a duplicate of its first occurrence
+    (or of the event stored before), every new event stored once."""
+    instance = uuid4()
+    earlier = TaskCompletionEvent.model_validate(wire_event(instance))
+    assert [True] == storage.insert_events([earlier], NOW)
+    fresh = [TaskCompletionEvent.model_validate(wire_event(instance)) for _ in range(3_000)]
+    batch, expected = [], []
+    for position, new in enumerate(fresh):
+        batch.append(new)
+        expected.append(True)
+        if position in (600, 1_700, 2_999):
+            batch += [fresh[0], earlier, fresh[position // 2]]
+            expected += [False, False, False]
+    assert expected == storage.insert_events(batch, NOW)
+    assert 3_001 == storage.count_events()
+    assert [fresh[0], fresh[-1]] == [storage.fetch_event(e.instance_id, e.event_id) for e in (fresh[0], fresh[-1])]
+    assert [False] * 3_000 == storage.insert_events(fresh, NOW)
+
+
+def test_a_large_batch_failing_at_its_end_stores_nothing(storage: Storage) -> None:
+    """However many statements a batch takes, it is one transaction."""
+    instance = uuid4()
+    batch = [TaskCompletionEvent.model_validate(wire_event(instance)) for _ in range(3_000)]
+    last_key = "ffffffff-ffff-4fff-bfff-ffffffffffff"
+    broken = TaskCompletionEvent.model_validate(wire_event(instance, event_id=last_key))
+    broken.model = None  # type: ignore[assignment]  # NOT NULL: fails inside the transaction
+    with pytest.raises(database_errors()):
+        storage.insert_events([*batch, broken], NOW)
+    assert 0 == storage.count_events()
+
+
 def test_fetch_event(storage: Storage) -> None:
     stored = event(quality_gates_failed=["lint"], repo_size_category="tiny")
     storage.insert_events([stored], NOW)

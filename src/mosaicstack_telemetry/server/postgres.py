@@ -2,11 +2,13 @@
 
 The same semantics as :class:`~.sqlite.SQLiteStorage`, which the storage contract tests run against both:
 
-* **Insert**: one multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` per batch (a prepared statement per batch
-  size), in one transaction. A repeat inside the batch is sent once (its first occurrence) and reported a duplicate;
-  rows go in key order, so two concurrent batches sharing events (a client's retry racing its first attempt) lock
-  them in the same order and cannot deadlock. Any number of processes may insert at once: the primary key (``instance_id``, ``event_id``) keeps
-  each event once.
+* **Insert**: multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` statements of at most :data:`CHUNK_ROWS`
+  rows (PostgreSQL binds at most 65,535 parameters per statement), all in one transaction. A repeat inside the batch
+  is sent once (its first occurrence) and reported a duplicate, whichever statement carries it; rows go in key order,
+  so two concurrent batches sharing events (a client's retry racing its first attempt) lock them in the same order
+  and cannot deadlock. A statement's row count is a power of two (the last row repeated to fill it, which the
+  conflict clause skips), so a connection prepares a handful of statements, not one per batch size. Any number of
+  processes may insert at once: the primary key (``instance_id``, ``event_id``) keeps each event once.
 * **Reads**: a :meth:`~PostgresStorage.reader` is one ``REPEATABLE READ READ ONLY`` transaction: counts, summaries
   and the version come from one snapshot. Order statistics are selected in SQL by 1-based rank over the sorted
   group (``(array_agg(m ORDER BY m))[rank]``), exactly the values SQLite's rank selection gives, so predictions
@@ -53,6 +55,9 @@ POOL_SIZE = 10
 #: Seconds to wait for the server when opening, and for a free pooled connection.
 CONNECT_TIMEOUT_SECONDS = 10
 
+#: Rows per insert statement at most: a power of two whose values stay under PostgreSQL's 65,535 bound parameters.
+CHUNK_ROWS = min(512, 1 << ((65_535 // len(COLUMN_NAMES)).bit_length() - 1))
+
 _INSTANCE = COLUMN_NAMES.index("instance_id")
 _EVENT = COLUMN_NAMES.index("event_id")
 _COLUMNS = sql.SQL(", ").join(sql.Identifier(name) for name in COLUMN_NAMES)
@@ -69,11 +74,10 @@ _AGGREGATES = sql.SQL(
 )
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=16)
 def _insert(rows: int) -> bytes:
     """The insert of ``rows`` events, with PostgreSQL's own ``$n`` placeholders: run by a :class:`psycopg.RawCursor`
-    and prepared, it skips psycopg's placeholder conversion and PostgreSQL's parsing, the bulk of a batch's cost
-    (measured here: ~75 ms → ~6 ms for 100 events)."""
+    and prepared, it skips psycopg's placeholder conversion and PostgreSQL's parsing, the bulk of a batch's cost."""
     width = len(COLUMN_NAMES)
     values = ", ".join(
         "(" + ", ".join(f"${row * width + column + 1}" for column in range(width)) + ")" for row in range(rows)
@@ -81,6 +85,14 @@ def _insert(rows: int) -> bytes:
     columns = ", ".join(f'"{name}"' for name in COLUMN_NAMES)
     statement = f"INSERT INTO events ({columns}) VALUES {values} ON CONFLICT DO NOTHING RETURNING instance_id, event_id"  # noqa: S608 - names from columns.py, values bound
     return statement.encode()
+
+
+def _chunks(rows: Sequence[Sequence[object]]) -> Iterator[list[Sequence[object]]]:
+    """``rows`` in statements of at most :data:`CHUNK_ROWS`, each padded to a power of two with its last row."""
+    for start in range(0, len(rows), CHUNK_ROWS):
+        chunk = list(rows[start : start + CHUNK_ROWS])
+        size = 1 << (len(chunk) - 1).bit_length()
+        yield chunk + [chunk[-1]] * (size - len(chunk))
 
 
 def _where(dimensions: Dimensions) -> tuple[sql.Composed | sql.SQL, list[str]]:
@@ -282,10 +294,12 @@ class PostgresStorage:
         if not first:
             return []
         unique = [rows[position] for _, position in sorted(first.items())]  # key order: one lock order for all
+        stored: set[tuple[UUID, UUID]] = set()
         with self._connection() as connection, connection.transaction():
             cursor = psycopg.RawCursor(connection)
-            cursor.execute(_insert(len(unique)), [value for row in unique for value in row], prepare=True)
-            stored = {(row[0], row[1]) for row in cursor.fetchall()}
+            for chunk in _chunks(unique):
+                cursor.execute(_insert(len(chunk)), [value for row in chunk for value in row], prepare=True)
+                stored.update((row[0], row[1]) for row in cursor.fetchall())
             if stored:
                 connection.execute(_BUMP_VERSION, (len(stored), VERSION_SLOTS))
         return [first[key] == position and key in stored for position, key in enumerate(keys)]
