@@ -212,6 +212,20 @@ def test_impossible_times_are_refused(text: str) -> None:
     assert [f"to={text!r}: expected an RFC 3339 date-time, such as 2026-01-15T12:00:00Z"] == raised.value.errors
 
 
+@pytest.mark.parametrize("offset", ["+99:99", "+24:00", "-24:00", "+23:60", "-00:60"])
+def test_offsets_beyond_23_59_are_refused(http: httpx.Client, offset: str) -> None:
+    text = f"2026-01-15T12:00:00{offset}"
+    response = http.get("/v1/stats/overview", params={"from": text})
+    assert 422 == response.status_code
+    assert [f"from={text!r}: expected a UTC offset from -23:59 to +23:59"] == response.json()["errors"]
+
+
+def test_the_largest_offsets_are_accepted() -> None:
+    earliest = parse([("from", "2026-01-15T12:00:00+23:59")], data.INSTANCE).filter.start
+    latest = parse([("from", "2026-01-15T12:00:00-23:59")], data.INSTANCE).filter.start
+    assert (datetime(2026, 1, 14, 12, 1, tzinfo=UTC), datetime(2026, 1, 16, 11, 59, tzinfo=UTC)) == (earliest, latest)
+
+
 def test_the_page_is_static_and_exempt_from_faults(server: ServerThread, http: httpx.Client) -> None:
     page = httpx.get(server.url + "/dashboard")
     assert (200, "text/html; charset=utf-8") == (page.status_code, page.headers["content-type"])

@@ -8,8 +8,8 @@ guessed or silently ignored: a misspelt filter must not quietly show every event
 The filters (every endpoint but ``/v1/stats/filters``):
 
 ``from``, ``to``
-    RFC 3339 date-times (an offset other than UTC is converted; none means UTC), the event ``timestamp`` range
-    ``[from, to)``; ``from`` at or after ``to`` selects nothing.
+    RFC 3339 date-times (an offset other than UTC, at most ``±23:59``, is converted; none means UTC), the event
+    ``timestamp`` range ``[from, to)``; ``from`` at or after ``to`` selects nothing.
 ``model``
     an exact model name (1 to 100 characters, as the event's rule).
 ``task_type``, ``harness``
@@ -132,9 +132,12 @@ def _time(name: str, value: str, errors: list[str]) -> datetime | None:
         except ValueError:
             match = None  # no such day, hour or minute
         else:
+            sign, hours, minutes = _offset(offset)
+            if hours > 23 or minutes > 59:  # RFC 3339: time-numoffset is ("+" / "-") time-hour ":" time-minute
+                errors.append(f"{name}={_show(value)}: expected a UTC offset from -23:59 to +23:59")
+                return None
             if year == 0:
                 return _EARLIEST
-            sign, hours, minutes = _offset(offset)
             try:
                 return (naive - sign * timedelta(hours=hours, minutes=minutes)).replace(tzinfo=timezone.utc)
             except OverflowError:
