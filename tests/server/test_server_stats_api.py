@@ -28,10 +28,14 @@ UTC = timezone.utc
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerThread]:
     storage = SQLiteStorage()
-    storage.insert_events(EVENTS + OTHER, datetime(2026, 12, 1, tzinfo=UTC))
-    with run_in_thread(storage=storage, instance_id=data.INSTANCE, api_key=KEY, prediction_max_age_seconds=12.5) as s:
-        yield s
-    storage.close()
+    try:
+        assert all(storage.insert_events(EVENTS + OTHER, datetime(2026, 12, 1, tzinfo=UTC)))  # each one stored
+        with run_in_thread(
+            storage=storage, instance_id=data.INSTANCE, api_key=KEY, prediction_max_age_seconds=12.5
+        ) as running:
+            yield running
+    finally:
+        storage.close()
 
 
 @pytest.fixture(scope="module")
