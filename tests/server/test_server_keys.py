@@ -12,7 +12,7 @@ import pytest
 
 from mosaicstack_telemetry._protocol import EVENTS_PATH
 from mosaicstack_telemetry.server import SQLiteStorage, create_key, hash_key, run_in_thread, verify_key
-from mosaicstack_telemetry.server.keys import KeyUsage, revoke_keys, select_keys
+from mosaicstack_telemetry.server.keys import KeyRefusedError, KeyUsage, authenticate, revoke_keys, select_keys
 
 from ._server_support import wire_event
 
@@ -106,3 +106,67 @@ def test_a_running_server_refuses_a_key_revoked_by_another_process(tmp_path: Pat
         refused = httpx.post(f"{server.url}{EVENTS_PATH}", json=body, headers=headers)
         assert (403, {"detail": "revoked api key"}) == (refused.status_code, refused.json())
         assert 1 == storage.count_events()
+
+
+def test_a_key_used_on_every_route_within_a_minute_is_recorded_once(
+    storage: SQLiteStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """API v1, its stats API and the /otlp mount share the server's one KeyUsage: one write a minute per key."""
+    touched: list[str] = []
+    touch = storage.touch_key
+
+    def counting(key_sha256: str, used_at: datetime) -> None:
+        touched.append(key_sha256)
+        touch(key_sha256, used_at)
+
+    monkeypatch.setattr(storage, "touch_key", counting)
+    with run_in_thread(storage=storage) as server:
+        headers = {"Authorization": f"Bearer {server.api_key}"}
+        replies = [
+            httpx.post(
+                f"{server.url}{EVENTS_PATH}", json={"events": [wire_event(server.instance_id)]}, headers=headers
+            ),
+            httpx.post(f"{server.url}/otlp/v1/logs", json={"resourceLogs": []}, headers=headers),
+            httpx.get(f"{server.url}/v1/stats/filters", headers=headers),
+            httpx.post(f"{server.url}/otlp/v1/logs", json={"resourceLogs": []}, headers=headers),
+        ]
+        assert [200, 200, 200, 200] == [reply.status_code for reply in replies]
+        assert [hash_key(server.api_key)] == touched
+        (record,) = storage.list_keys()
+        assert record.last_used_at is not None
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, (401, "missing Authorization header (expected: Bearer <api key>)", {"WWW-Authenticate": "Bearer"})),
+        ("Basic dXNlcjpwYXNz", (401, "malformed Authorization header", {"WWW-Authenticate": "Bearer"})),
+        ("Bearer not-a-key", (401, "malformed Authorization header", {"WWW-Authenticate": "Bearer"})),
+        ("Bearer " + "ab" * 32, (403, "unknown api key", {})),
+        ("revoked", (403, "revoked api key", {})),
+    ],
+    ids=["missing", "basic", "malformed", "unknown", "revoked"],
+)
+async def test_authenticate_refuses_with_the_status_detail_and_challenge(
+    storage: SQLiteStorage, header: str | None, expected: tuple[int, str, dict[str, str]]
+) -> None:
+    if header == "revoked":
+        key = create_key(storage)
+        revoke_keys(storage, str(key.instance_id))
+        header = f"Bearer {key.key}"
+    usage = KeyUsage(storage)
+    with pytest.raises(KeyRefusedError) as refused:
+        await authenticate(storage, usage, header)
+    status, detail, headers = expected
+    assert (status, headers) == (refused.value.status, refused.value.headers)
+    assert refused.value.detail.startswith(detail)
+    assert all(record.last_used_at is None for record in storage.list_keys())  # a refused key's use is not noted
+
+
+async def test_authenticate_answers_the_record_and_notes_its_use(storage: SQLiteStorage) -> None:
+    key = create_key(storage)
+    record = await authenticate(storage, KeyUsage(storage, now=lambda: NOW), f"  bearer {key.key.upper()} ")
+    assert key.instance_id == record.instance_id
+    stored = storage.find_key(hash_key(key.key))
+    assert stored is not None
+    assert NOW == stored.last_used_at

@@ -33,7 +33,6 @@ fault plan), and ``GET /dashboard`` its page (:mod:`.dashboard`, static, exempt 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -57,16 +56,14 @@ from .boundary import BodyError, Verdict, batch_items, decode_content, judge, lo
 from .dashboard import dashboard_paths, dashboard_routes
 from .fault_middleware import FaultMiddleware
 from .faults import FaultPlan
-from .keys import KeyUsage, find_key, is_well_formed
+from .keys import KeyRefusedError, KeyUsage, authenticate
 from .openapi import OPENAPI_PATH, openapi_document
 from .otlp import OTLP_PATH, OtlpMount
 from .predictions import PREDICTION_MAX_AGE_SECONDS, Predictor
 from .stats_api import StatsApi
-from .storage import KeyRecord, Storage
+from .storage import Storage
 
 __all__ = ["HEALTH_PATH", "MAX_BODY_BYTES", "create_app"]
-
-logger = logging.getLogger("mosaicstack_telemetry.server")
 
 _T = TypeVar("_T")
 
@@ -135,13 +132,15 @@ class _Api:
         predictor: Predictor,
         max_body_bytes: int,
         clock: Callable[[], datetime],
+        *,
+        key_usage: KeyUsage,
     ) -> None:
         self.storage = storage
         self.faults = faults
         self.predictor = predictor
         self.max_body_bytes = max_body_bytes
         self.clock = clock
-        self.key_usage = KeyUsage(storage, now=clock)
+        self.key_usage = key_usage
         self.openapi_body: bytes | None = None
         #: worker threads parsing large bodies at once; a separate limiter from anyio's default one, which
         #: authentication, inserts and predictions use
@@ -204,29 +203,9 @@ class _Api:
         return encode_prediction_response(self.predictor.predict_batch(queries))
 
     async def _authenticate(self, request: Request) -> UUID:
-        header = request.headers.get("authorization")
-        if header is None:
-            raise _unauthorized("missing Authorization header (expected: Bearer <api key>)")
-        scheme, _, token = header.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not is_well_formed(token):
-            raise _unauthorized("malformed Authorization header (expected: Bearer <64 hexadecimal characters>)")
-        record = await anyio.to_thread.run_sync(self._find_key, token)
-        if record is None:
-            raise ApiError(403, "unknown api key")
-        if record.revoked:
-            raise ApiError(403, "revoked api key")
+        """The key's instance; a refused key raises :class:`~.keys.KeyRefusedError` (answered by `_key_refused`)."""
+        record = await authenticate(self.storage, self.key_usage, request.headers.get("authorization"))
         return record.instance_id
-
-    def _find_key(self, token: str) -> KeyRecord | None:
-        """The key's record, its use noted (blocking: on a worker thread). Recording use never fails a request."""
-        record = find_key(self.storage, token)
-        if record is not None and not record.revoked:
-            try:
-                self.key_usage.used(record)
-            except Exception:  # a busy database must not cost the request; the next minute tries again
-                logger.warning("could not record the use of key %s", record.fingerprint, exc_info=True)
-        return record
 
     async def _parse(self, request: Request, parse: Callable[[bytes, str | None, int], _T]) -> _T:
         """Read the body and ``parse`` it: on the event loop when it is small (a handful of events: microseconds),
@@ -290,16 +269,17 @@ def _parse_queries(body: bytes, content_encoding: str | None, limit: int) -> lis
     return queries
 
 
-def _unauthorized(detail: str) -> ApiError:
-    return ApiError(401, detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 # -- error handlers ---------------------------------------------------------------------------------------------------
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)  # noqa: S101 - registered for ApiError only
     return _json_response(exc.status, _error_body(exc.detail, exc.errors), exc.headers)
+
+
+async def _key_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KeyRefusedError)  # noqa: S101 - registered for KeyRefusedError only
+    return _json_response(exc.status, _error_body(exc.detail), exc.headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -337,6 +317,7 @@ def create_app(
     ``otlp`` (the OTLP bridge mounted at ``/otlp``: :mod:`.otlp`).
     """
     plan = FaultPlan() if faults is None else faults
+    key_usage = KeyUsage(storage, now=clock)  # one per app: a key used on several routes is written once a minute
     api = _Api(
         storage=storage,
         faults=plan,
@@ -347,12 +328,13 @@ def create_app(
         ),
         max_body_bytes=max_body_bytes,
         clock=clock,
+        key_usage=key_usage,
     )
-    otlp = OtlpMount(storage, now=clock)
+    otlp = OtlpMount(storage, now=clock, key_usage=key_usage)
     stats = StatsApi(  # the dashboard's read API, /v1/stats/... (server/stats_api.py)
         storage,
         api.predictor,
-        authenticate=api._authenticate,
+        key_usage=key_usage,
         error=lambda status, detail, errors: ApiError(status, detail, errors=errors),
         clock=clock,
         prediction_limiter=api.prediction_limiter,
@@ -370,6 +352,7 @@ def create_app(
         middleware=[Middleware(FaultMiddleware, plan=plan, exempt=(HEALTH_PATH, *dashboard_paths()))],
         exception_handlers={
             ApiError: _api_error,
+            KeyRefusedError: _key_refused,
             HTTPException: _http_error,
             Exception: _internal_error,
         },

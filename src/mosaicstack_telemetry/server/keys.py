@@ -12,20 +12,28 @@ Keys are managed without ever showing them again: a key is named by its *fingerp
 stored hash (:attr:`~.storage.KeyRecord.fingerprint`), or by its instance. :func:`revoke_keys` revokes by either; a
 revoked key is refused from the next request on (every request looks its key up, nothing caches it).
 :class:`KeyUsage` records when each key was last used, writing at most once a minute per key.
+
+:func:`authenticate` is the one check of a request's ``Authorization: Bearer <api key>`` header, for API v1, its
+``/v1/stats`` read API and the ``/otlp`` mount alike: missing or malformed → 401 (with a ``WWW-Authenticate: Bearer``
+challenge), unknown or revoked key → 403, each as a :class:`KeyRefusedError` that the caller answers in its own
+format. A server keeps one :class:`KeyUsage` for all of them, so a key used on several routes is still written at
+most once a minute.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from uuid import UUID, uuid4
 
+import anyio.to_thread
 import attrs
 
 from .storage import KeyRecord, Storage
@@ -33,7 +41,9 @@ from .storage import KeyRecord, Storage
 __all__ = [
     "USAGE_INTERVAL_SECONDS",
     "ApiKey",
+    "KeyRefusedError",
     "KeyUsage",
+    "authenticate",
     "create_key",
     "find_key",
     "hash_key",
@@ -47,6 +57,8 @@ _KEY = re.compile(r"[0-9a-fA-F]{64}")
 _FINGERPRINT = re.compile(r"[0-9a-fA-F]{8}")
 #: A key's ``last_used_at`` is written at most this often (seconds): a busy key costs one write a minute.
 USAGE_INTERVAL_SECONDS = 60.0
+
+_log = logging.getLogger("mosaicstack_telemetry.server")
 
 
 def is_well_formed(api_key: str) -> bool:
@@ -175,3 +187,50 @@ class KeyUsage:
             self._written[record.key_sha256] = at
         self._storage.touch_key(record.key_sha256, self._now())
         return True
+
+
+class KeyRefusedError(Exception):
+    """A request :func:`authenticate` refuses: answer ``status`` (401 or 403) with ``detail`` and ``headers``."""
+
+    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+def _unauthorized(detail: str) -> KeyRefusedError:
+    return KeyRefusedError(401, detail, {"WWW-Authenticate": "Bearer"})
+
+
+def _look_up(storage: Storage, usage: KeyUsage, api_key: str) -> KeyRecord | None:
+    """The key's record, its use noted (blocking). Recording the use never fails a request."""
+    record = find_key(storage, api_key)
+    if record is not None and not record.revoked:
+        try:
+            usage.used(record)
+        except Exception:  # a busy database must not cost the request; the next minute tries again
+            _log.warning("could not record the use of key %s", record.fingerprint, exc_info=True)
+    return record
+
+
+async def authenticate(storage: Storage, usage: KeyUsage, header: str | None) -> KeyRecord:
+    """The record of the key an ``Authorization`` header value (``Bearer <api key>``) presents, its use noted in
+    ``usage``. The header is read on the caller's loop, the key looked up on a worker thread (every call: nothing
+    caches a key, so a revocation applies to the next request).
+
+    :raises KeyRefusedError: 401 for a missing header, another scheme or a malformed key; 403 for an unknown or
+        revoked key. The key itself is never in the error.
+    """
+    if header is None:
+        raise _unauthorized("missing Authorization header (expected: Bearer <api key>)")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not is_well_formed(token):
+        raise _unauthorized("malformed Authorization header (expected: Bearer <64 hexadecimal characters>)")
+    record = await anyio.to_thread.run_sync(_look_up, storage, usage, token)
+    if record is None:
+        raise KeyRefusedError(403, "unknown api key")
+    if record.revoked:
+        raise KeyRefusedError(403, "revoked api key")
+    return record

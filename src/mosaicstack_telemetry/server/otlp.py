@@ -9,8 +9,10 @@ Requests are read and decoded by the bridge's own :class:`~..otel.app.OtlpReceiv
 and decompression limits, replies; protobuf needs the ``otel`` extra, else 415) and records are assembled into task
 events by its :class:`~..otel.assembler.PromptAssembler` (the mapping of docs/otel.md). What differs:
 
-* **Authentication** is API v1's: ``Authorization: Bearer <api key>``; missing or malformed → 401, unknown or revoked
-  key → 403 (looked up on every request; nothing caches a key). Nothing else is accepted, not even ``GET /stats``.
+* **Authentication** is API v1's own check (:func:`~.keys.authenticate`): ``Authorization: Bearer <api key>``;
+  missing or malformed → 401, unknown or revoked key → 403 (looked up on every request; nothing caches a key), with
+  the same messages in OTLP's ``{"message": ...}`` bodies. Nothing else is accepted, not even ``GET /stats``. Mounted
+  by :func:`~.app.create_app`, it shares the app's :class:`~.keys.KeyUsage`.
 * **One instance per key**: each instance has its own assembler, so its records never join, complete or evict
   another instance's prompts (``max_open_prompts`` applies per instance). Its events carry the key's instance.
 * **Storage, not a client**: completed events are written with :meth:`~.storage.Storage.insert_events` (on a worker
@@ -46,8 +48,8 @@ from ..otel.app import OtlpReceiver, Receive, RefusedError, Scope, Send
 from ..otel.assembler import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_OPEN_PROMPTS, PromptAssembler
 from ..otel.body import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES
 from ..otel.stats import BridgeStats
-from .keys import KeyUsage, find_key, is_well_formed
-from .storage import KeyRecord, Storage
+from .keys import KeyRefusedError, KeyUsage, authenticate
+from .storage import Storage
 
 __all__ = ["MAX_PENDING", "OTLP_PATH", "OtlpMount"]
 
@@ -57,7 +59,6 @@ OTLP_PATH = "/otlp"
 MAX_PENDING = 10_000
 
 _log = logging.getLogger("mosaicstack_telemetry.server")
-_BEARER = (("WWW-Authenticate", "Bearer"),)
 
 
 def _utc_now() -> datetime:
@@ -125,7 +126,8 @@ class OtlpMount:
     """The ASGI app mounted at :data:`OTLP_PATH`; ``stats`` counts the requests refused before a key was known.
 
     :param storage: where keys are checked and events stored.
-    :param now: aware "now" (events' ``received_at``, keys' ``last_used_at``).
+    :param now: aware "now" (events' ``received_at``, and keys' ``last_used_at`` unless ``key_usage`` is given).
+    :param key_usage: records the keys' use (the server's one :class:`~.keys.KeyUsage`; default: one of its own).
     :param clock: monotonic seconds for the assemblers (idle timeouts).
     :param options: passed to each instance's :class:`~..otel.assembler.PromptAssembler` (``tables``,
         ``task_type``, ``complexity``, ``infer_task_type``, ``pricer``).
@@ -141,6 +143,7 @@ class OtlpMount:
         max_open_prompts: int = DEFAULT_MAX_OPEN_PROMPTS,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+        key_usage: KeyUsage | None = None,
         **options: Any,
     ) -> None:
         PromptAssembler(  # a bad option fails here, naming it, not at the first request
@@ -152,7 +155,7 @@ class OtlpMount:
         self._options = {"idle_timeout": idle_timeout, "max_open_prompts": max_open_prompts, **options}
         self._sweep_interval = min(5.0, idle_timeout / 4)
         self._instances: dict[UUID, _Instance] = {}
-        self._key_usage = KeyUsage(storage, now=now)
+        self._key_usage = KeyUsage(storage, now=now) if key_usage is None else key_usage
         self._sweeping = False
         self.stats = BridgeStats()
         self._receiver = OtlpReceiver(
@@ -184,37 +187,18 @@ class OtlpMount:
             current_loop().spawn(self._sweep_until_cancelled)
         await self._receiver(scope, receive, send)
 
-    # -- authentication (API v1's rules) ------------------------------------------------------------------------------
+    # -- authentication (API v1's check) ------------------------------------------------------------------------------
 
     async def _admit(self, headers: Mapping[str, str]) -> _Instance:
-        header = headers.get("authorization")
-        if header is None:
-            raise RefusedError(401, "missing Authorization header (expected: Bearer <api key>)", _BEARER)
-        scheme, _, token = header.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not is_well_formed(token):
-            raise RefusedError(
-                401, "malformed Authorization header (expected: Bearer <64 hexadecimal characters>)", _BEARER
-            )
-        record = await anyio.to_thread.run_sync(self._find_key, token)
-        if record is None:
-            raise RefusedError(403, "unknown api key")
-        if record.revoked:
-            raise RefusedError(403, "revoked api key")
+        try:
+            record = await authenticate(self._storage, self._key_usage, headers.get("authorization"))
+        except KeyRefusedError as refusal:
+            raise RefusedError(refusal.status, refusal.detail, tuple(refusal.headers.items())) from None
         instance = self._instances.get(record.instance_id)
         if instance is None:
             instance = _Instance(self._storage, record.instance_id, self._now, self._options)
             self._instances[record.instance_id] = instance
         return instance
-
-    def _find_key(self, token: str) -> KeyRecord | None:
-        record = find_key(self._storage, token)
-        if record is not None and not record.revoked:
-            try:
-                self._key_usage.used(record)
-            except Exception:  # a busy database must not cost the request
-                _log.warning("could not record the use of key %s", record.fingerprint, exc_info=True)
-        return record
 
     # -- completing prompts -------------------------------------------------------------------------------------------
 

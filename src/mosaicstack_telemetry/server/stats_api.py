@@ -1,9 +1,10 @@
 """The read API behind the dashboard: ``GET /v1/stats/...``, instance-scoped, as JSON.
 
-Each endpoint authenticates as API v1 does (``Authorization: Bearer <key>``; 401 / 403 with the same error bodies),
-reads only the key's instance, validates its query parameters at the boundary (:mod:`.stats_params`: 422 naming each
-bad one), and reads the storage in one snapshot (:meth:`.storage.Storage.stats`) on a worker thread behind a limiter
-of its own, so dashboards cannot take every worker thread from ingestion.
+Each endpoint authenticates with API v1's check (:func:`.keys.authenticate`; the :class:`~.keys.KeyRefusedError` it
+raises is answered by the host app, as for API v1), reads only the key's instance, validates its query parameters at
+the boundary (:mod:`.stats_params`: 422 naming each bad one), and reads the storage in one snapshot
+(:meth:`.storage.Storage.stats`) on a worker thread behind a limiter of its own, so dashboards cannot take every
+worker thread from ingestion.
 
 * ``/v1/stats/overview`` — totals, the time series (bucketed by the event ``timestamp``, UTC, by the hour or the
   day), sums by model and by task type, gate failure counts by task type, the duration histogram and percentiles.
@@ -18,7 +19,7 @@ Amounts are integers as stored (tokens, micro-dollars, milliseconds); times are 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -32,6 +33,7 @@ from starlette.routing import Route
 
 from .. import _wire
 from ..predictions import PredictionQuery
+from .keys import KeyUsage, authenticate
 from .predictions import Predictor, nearest_rank
 from .stats_params import BUCKET, FILTER_PARAMETERS, LIMIT, OFFSET, PREDICTIONS, Parameter, Query, QueryError, parse
 from .stats_queries import DURATION_EDGES_MS, StatsFilter, StatsQueries, Totals
@@ -62,8 +64,6 @@ STATS_PATHS: dict[str, tuple[Parameter, ...]] = {
     "/v1/stats/predictions": PREDICTIONS_PARAMETERS,
 }
 
-#: ``authenticate(request)`` → the key's instance, or raises the API's 401/403 error.
-Authenticate = Callable[[Request], Awaitable[UUID]]
 #: ``error(status, detail, errors)`` → the API's error, raised to answer.
 ErrorFactory = Callable[[int, str, Sequence[str]], Exception]
 
@@ -147,21 +147,22 @@ def filters(stats: StatsQueries, instance_id: UUID) -> dict[str, Any]:
 
 
 class StatsApi:
-    """The ``/v1/stats/...`` endpoints over one server's storage, predictor and authentication."""
+    """The ``/v1/stats/...`` endpoints over one server's storage, predictor and key usage (the server's one
+    :class:`~.keys.KeyUsage`, shared with API v1)."""
 
     def __init__(
         self,
         storage: Storage,
         predictor: Predictor,
         *,
-        authenticate: Authenticate,
+        key_usage: KeyUsage,
         error: ErrorFactory,
         clock: Callable[[], datetime],
         prediction_limiter: anyio.CapacityLimiter,
     ) -> None:
         self._storage = storage
         self._predictor = predictor
-        self._authenticate = authenticate
+        self._key_usage = key_usage
         self._error = error
         self._clock = clock
         self._prediction_limiter = prediction_limiter
@@ -176,9 +177,9 @@ class StatsApi:
         ]
 
     async def _query(self, request: Request, accepted: Sequence[Parameter]) -> Query:
-        instance_id = await self._authenticate(request)
+        record = await authenticate(self._storage, self._key_usage, request.headers.get("authorization"))
         try:
-            return parse(request.query_params.multi_items(), instance_id, accepted)
+            return parse(request.query_params.multi_items(), record.instance_id, accepted)
         except QueryError as error:
             raise self._error(422, "invalid query parameters", error.errors) from None
 
