@@ -20,10 +20,11 @@ events by its :class:`~..otel.assembler.PromptAssembler` (the mapping of docs/ot
   so an exporter's retry stores nothing twice. Events whose write failed are kept and retried at the next request or
   sweep (up to ``MAX_PENDING`` per instance; older ones are then dropped and logged).
 * **Lifespan**: idle prompts are completed by a sweeper; every open prompt is completed and stored at shutdown.
-  With the ASGI lifespan on, :meth:`OtlpMount.lifespan` runs both (``create_app`` hands it to Starlette). With it off
-  (the reference runner and ``mosaic-telemetry serve``), the first OTLP request starts the sweeper as a task of its
-  own on the server's loop; the loop cancels it as the server ends, and it then completes and stores every open
-  prompt (synchronously: the loop is ending) before the storage is closed.
+  :meth:`OtlpMount.lifespan` runs both for the ASGI lifespan: ``create_app`` hands it to Starlette, and the reference
+  runner and ``mosaic-telemetry serve`` run the lifespan; served on its own, the mount answers the lifespan protocol
+  itself. Mounted in a host whose lifespan does not reach it, the first OTLP request starts the sweeper as a task of
+  its own on the server's loop; the loop cancels it as the server ends, and it then completes and stores every open
+  prompt (synchronously: the loop is ending).
 
 The mount is outside API v1: not in ``/openapi.json``, and API v1's error bodies and limits do not apply to it
 (OTLP exporters read ``{"message": ...}``; the bridge's body limits apply).
