@@ -98,8 +98,9 @@ class _Instance:
             del self.pending[:dropped]
             _log.error("OTLP: dropped %d events of instance %s that could not be stored", dropped, self.instance_id)
 
-    def _insert(self, events: list[TaskCompletionEvent]) -> None:
-        self.stored += sum(self._storage.insert_events(events, self._now()))
+    def _insert(self, events: list[TaskCompletionEvent]) -> int:
+        """How many of ``events`` were stored (blocking; counted by the caller, on the event loop)."""
+        return sum(self._storage.insert_events(events, self._now()))
 
     async def settle(self) -> None:
         """Store the events completed so far (on a worker thread); on failure they wait for the next call."""
@@ -107,10 +108,12 @@ class _Instance:
             return
         events = self._take()
         try:
-            await anyio.to_thread.run_sync(self._insert, events)
+            stored = await anyio.to_thread.run_sync(self._insert, events)
         except Exception:
             _log.warning("OTLP: storing %d events failed; retrying later", len(events), exc_info=True)
             self._keep(events)
+        else:
+            self.stored += stored
 
     def settle_now(self) -> None:
         """:meth:`settle`, blocking the caller (for shutdown, when the loop is ending)."""
@@ -118,7 +121,7 @@ class _Instance:
             return
         events = self._take()
         try:
-            self._insert(events)
+            self.stored += self._insert(events)
         except Exception:
             _log.exception("OTLP: %d events could not be stored at shutdown", len(events))
 
