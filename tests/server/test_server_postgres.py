@@ -264,6 +264,12 @@ def test_the_reference_server_runs_on_a_database_url(postgres_url: str) -> None:
             "postgres://u:***@db/t?password=***&sslmode=verify-full",
         ),
         ("postgresql:///telemetry", "postgresql:///telemetry"),
+        ("postgresql://db/t?password=hunter2", "postgresql://db/t?password=***"),
+        ("postgresql:///t?user=x&password=hunter2", "postgresql:///t?user=x&password=***"),
+        ("postgresql://u@db/t?sslpassword=k3y&sslmode=require", "postgresql://u@db/t?sslpassword=***&sslmode=require"),
+        ("postgresql://db/t?PassWord=hunter2&pass%77ord=x", "postgresql://db/t?PassWord=***&pass%77ord=***"),
+        ("host=db password=hunter2 dbname=t", "host=db password=*** dbname=t"),
+        ("host=db password = 'hunter 2' dbname=t", "host=db password=*** dbname=t"),
     ],
 )
 def test_masked_url(url: str, shown: str) -> None:

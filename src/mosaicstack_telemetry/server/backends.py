@@ -13,13 +13,15 @@ password never reaches a log, an error or a repr. The URL itself should arrive t
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from .storage import SQLiteStorage, Storage
 
 __all__ = [
     "ENV_DATABASE_URL",
+    "SECRET_PARAMETERS",
     "StorageOpenError",
     "database_errors",
     "describe_database",
@@ -44,21 +46,37 @@ def is_postgres_url(target: str | os.PathLike[str]) -> bool:
     return isinstance(target, str) and urlsplit(target).scheme.lower() in _POSTGRES_SCHEMES
 
 
+#: The connection parameters that carry a secret (libpq's names), masked wherever a URL or keyword string shows.
+SECRET_PARAMETERS = ("password", "sslpassword")
+
+_KEYWORD_SECRET = re.compile(r"\b(" + "|".join(SECRET_PARAMETERS) + r")\s*=\s*('(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE)
+
+
 def masked_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (and nothing else changed); a non-URL is returned as it is."""
+    """``url`` with every secret replaced by ``***`` and nothing else changed: the password of the user part, and
+    each ``password=`` / ``sslpassword=`` of the query (or of a libpq ``key=value`` string), whatever the host holds.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<an unparsable database URL>"
-    if not parts.scheme or "@" not in parts.netloc:
-        return url
-    credentials, _, host = parts.netloc.rpartition("@")
-    user, colon, _password = credentials.partition(":")
-    netloc = f"{user}{':***' if colon else ''}@{host}"
-    query = "&".join(
-        "password=***" if item.lower().startswith("password=") else item for item in parts.query.split("&")
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if not parts.scheme or not url[len(parts.scheme) :].startswith(":"):
+        return _KEYWORD_SECRET.sub(lambda match: f"{match[1]}=***", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        credentials, _, host = netloc.rpartition("@")
+        user, colon, _password = credentials.partition(":")
+        netloc = f"{user}{':***' if colon else ''}@{host}"
+    query = "&".join(_masked_parameter(item) for item in parts.query.split("&"))
+    rest = url[len(parts.scheme) + 1 :]
+    shown = url[: len(parts.scheme) + 1] + (f"//{netloc}" if rest.startswith("//") else "") + parts.path
+    shown += f"?{query}" if "?" in rest.partition("#")[0] else ""
+    return shown + (f"#{parts.fragment}" if "#" in rest else "")
+
+
+def _masked_parameter(item: str) -> str:
+    name, equals, _value = item.partition("=")
+    return f"{name}=***" if equals and unquote_plus(name).strip().lower() in SECRET_PARAMETERS else item
 
 
 def _sqlite_path(target: str | os.PathLike[str]) -> str | None:

@@ -40,7 +40,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from ..events import TaskCompletionEvent
-from .backends import StorageOpenError, masked_url
+from .backends import SECRET_PARAMETERS, StorageOpenError, masked_url
 from .columns import COLUMN_NAMES, event_from_values, event_values
 from .pg_migrations import VERSION_SLOTS, migrate_postgres
 from .stats_queries import POSTGRES, StatsQueries
@@ -122,7 +122,7 @@ def _secrets(url: str) -> list[str]:
     """The password(s) a URL carries, to scrub from error messages."""
     parts = urlsplit(url)
     found = [parts.password] if parts.password else []
-    found += [value for name, value in parse_qsl(parts.query) if name.lower() == "password" and value]
+    found += [value for name, value in parse_qsl(parts.query) if name.lower() in SECRET_PARAMETERS and value]
     return found
 
 
