@@ -1,4 +1,5 @@
-"""An ASGI app served by uvicorn on a loopback port, on a thread of its own (lifespan on), for real exporters."""
+"""An ASGI app served by uvicorn on a loopback port, on a thread of its own (lifespan on unless told), for real
+exporters."""
 
 from __future__ import annotations
 
@@ -7,18 +8,18 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """The app's base URL while it serves; on exit uvicorn stops (running the app's lifespan shutdown)."""
+def serving(app: Any, *, lifespan: Literal["on", "off"] = "on") -> Iterator[str]:
+    """The app's base URL while it serves; on exit uvicorn stops (running the app's lifespan shutdown, if on)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
-    config = uvicorn.Config(app, loop="asyncio", http="h11", ws="none", lifespan="on", log_config=None)
+    config = uvicorn.Config(app, loop="asyncio", http="h11", ws="none", lifespan=lifespan, log_config=None)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -253,6 +253,18 @@ async def test_under_a_server_running_the_lifespan_its_end_stores_open_prompts(s
     assert 1 == storage.count_events(key.instance_id)
 
 
+async def test_without_the_lifespan_the_first_request_starts_a_sweeper_whose_end_stores_open_prompts(
+    storage: Storage,
+) -> None:
+    key = create_key(storage)
+    app = create_app(storage)
+    with serving(app, lifespan="off") as url:  # a host that does not pass the lifespan on
+        async with httpx.AsyncClient(base_url=f"{url}/otlp", headers=_auth(key.key), timeout=10) as client:
+            reply = await client.post("/v1/logs", content=encode([user_prompt(0, 1), api_request(10, 2)]))
+        assert (200, 1, 0) == (reply.status_code, app.state.otlp.open_prompts, storage.count_events(key.instance_id))
+    assert (0, 1) == (app.state.otlp.open_prompts, storage.count_events(key.instance_id))  # the loop's end stored it
+
+
 async def test_served_on_its_own_it_runs_the_asgi_lifespan(storage: Storage) -> None:
     key = create_key(storage)
     mount = OtlpMount(storage)

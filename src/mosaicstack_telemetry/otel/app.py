@@ -13,24 +13,25 @@ reference server's ``/otlp`` mount (:mod:`mosaicstack_telemetry.server.otlp`) ad
 key's instance.
 
 The app runs the :class:`~.assembler.PromptAssembler` on its event loop. Idle prompts are completed by a sweeper that
-runs for the ASGI lifespan (uvicorn's ``lifespan="on"``), and every open prompt is completed at lifespan shutdown.
+runs for the ASGI lifespan (uvicorn's ``lifespan="on"``), and every open prompt is completed at lifespan shutdown
+(:func:`.asgi.sweeping`, the lifespan the ``/otlp`` mount runs too).
 Mounted where lifespan events do not reach it, the host calls :meth:`BridgeApp.sweep` periodically (requests also
 sweep) and :meth:`BridgeApp.close` before stopping the client. The client is the caller's to start and stop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
-
-import anyio
 
 from ..enums import Complexity, TaskType
 from ..llm.pricing import Pricer
+from .asgi import Receive, Scope, Send, serve_lifespan, sweep_interval, sweeping
 from .assembler import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_OPEN_PROMPTS, PromptAssembler
 from .body import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES, BodyError, decompress, read_body
 from .decode import JSON, PROTOBUF, BadRequestError, check_request, decode_logs, media_type, protobuf_missing
@@ -42,11 +43,6 @@ if TYPE_CHECKING:
     from ..client import TelemetryClient
 
 __all__ = ["BridgeApp", "OtlpReceiver", "RefusedError", "Tenant", "bridge_app"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _log = logging.getLogger(__name__)
 _SIGNALS = {"/v1/logs": "logs", "/v1/metrics": "metrics", "/v1/traces": "traces"}
@@ -188,7 +184,7 @@ class BridgeApp:
         self._client = client
         self._token = f"Bearer {token}".encode() if token else None
         self._clock = clock
-        self._sweep_interval = min(5.0, idle_timeout / 4)
+        self._sweep_interval = sweep_interval(idle_timeout)
         self.stats = BridgeStats()
         self.assembler = PromptAssembler(
             client.track,
@@ -236,30 +232,18 @@ class BridgeApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await serve_lifespan(self._lifespan(), receive, send)
         elif scope["type"] == "http":
             await self._receiver(scope, receive, send)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        message = await receive()
-        if message["type"] != "lifespan.startup":
-            return
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._sweep_forever)
-            await send({"type": "lifespan.startup.complete"})
-            while (await receive())["type"] != "lifespan.shutdown":
-                pass
-            group.cancel_scope.cancel()
-        self.close()
-        await send({"type": "lifespan.shutdown.complete"})
+    @contextlib.asynccontextmanager
+    async def _lifespan(self) -> AsyncIterator[None]:
+        """The sweeper runs in it; its end completes every open prompt."""
+        async with sweeping(self._sweep, self.close, interval=self._sweep_interval, log=_log, label="bridge"):
+            yield
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            await anyio.sleep(self._sweep_interval)
-            try:
-                self.sweep()
-            except Exception:  # the sweeper must outlive a bug: it is the only thing completing idle prompts
-                _log.exception("sweeping idle prompts failed")
+    async def _sweep(self) -> None:
+        self.sweep()
 
 
 async def _refuse(

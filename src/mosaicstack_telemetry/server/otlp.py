@@ -45,7 +45,8 @@ import anyio.to_thread
 
 from .._backend import current_loop
 from ..events import TaskCompletionEvent
-from ..otel.app import OtlpReceiver, Receive, RefusedError, Scope, Send
+from ..otel.app import OtlpReceiver, RefusedError
+from ..otel.asgi import Receive, Scope, Send, serve_lifespan, sweep_interval, sweeping
 from ..otel.assembler import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_OPEN_PROMPTS, PromptAssembler
 from ..otel.body import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES
 from ..otel.stats import BridgeStats
@@ -157,7 +158,7 @@ class OtlpMount:
         self._now = now
         self._clock = clock
         self._options = {"idle_timeout": idle_timeout, "max_open_prompts": max_open_prompts, **options}
-        self._sweep_interval = min(5.0, idle_timeout / 4)
+        self._sweep_interval = sweep_interval(idle_timeout)
         self._instances: dict[UUID, _Instance] = {}
         self._key_usage = KeyUsage(storage, now=now) if key_usage is None else key_usage
         self._sweeping = False
@@ -182,13 +183,13 @@ class OtlpMount:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # served on its own; mounted, the host runs :meth:`lifespan` instead
-            await self._serve_lifespan(receive, send)
+            await serve_lifespan(self.lifespan(None), receive, send)
             return
         if scope["type"] != "http":
             return
         if not self._sweeping:
             self._sweeping = True  # lifespan off: this loop runs the sweeper until it ends
-            current_loop().spawn(self._sweep_until_cancelled)
+            current_loop().spawn(self._sweep_until_cancelled)  # stores the open prompts as it is cancelled
         await self._receiver(scope, receive, send)
 
     # -- authentication (API v1's check) ------------------------------------------------------------------------------
@@ -227,41 +228,9 @@ class OtlpMount:
     async def lifespan(self, app: object) -> AsyncIterator[None]:
         """The server's lifespan (Starlette's ``lifespan=``): the sweeper runs in it; its end completes every prompt."""
         self._sweeping = True
-        try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._sweep_forever)
-                try:
-                    yield
-                finally:
-                    group.cancel_scope.cancel()
-        finally:
-            self._close_logged()
-
-    async def _serve_lifespan(self, receive: Receive, send: Send) -> None:
-        if (await receive())["type"] != "lifespan.startup":
-            return
-        async with self.lifespan(None):
-            await send({"type": "lifespan.startup.complete"})
-            while (await receive())["type"] != "lifespan.shutdown":
-                pass
-        await send({"type": "lifespan.shutdown.complete"})
+        async with sweeping(self.sweep, self.close, interval=self._sweep_interval, log=_log, label="OTLP"):
+            yield
 
     async def _sweep_until_cancelled(self) -> None:
-        try:
-            await self._sweep_forever()
-        finally:  # the server's loop is ending
-            self._close_logged()
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await anyio.sleep(self._sweep_interval)
-            try:
-                await self.sweep()
-            except Exception:  # the sweeper must outlive a bug: it alone completes idle prompts
-                _log.exception("OTLP: sweeping idle prompts failed")
-
-    def _close_logged(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            _log.exception("OTLP: completing the open prompts at shutdown failed")
+        async with self.lifespan(None):
+            await anyio.sleep_forever()  # until the server's loop ends: leaving the lifespan stores the open prompts
