@@ -255,3 +255,42 @@ def test_usable_in_a_narrow_window(dashboard: Page) -> None:
     assert 4 == len(set(layout["kpis"]))  # the totals two by two
     _check_totals(dashboard, data.select(EVENTS))
     assert [] == dashboard.errors
+
+
+def _failure_shown(page: Any) -> str:
+    """Wait for the failure message and return it (it must be visible, whatever else shows)."""
+    page.wait_for_selector("#failure:not([hidden])")
+    assert page.locator("#error").is_visible()
+    assert page.locator("#retry").is_visible()
+    return page.locator("#error").inner_text()  # type: ignore[no-any-return]
+
+
+def test_a_failed_load_is_shown_and_retry_recovers(dashboard: Page, server: ServerThread) -> None:
+    page = dashboard.page
+    server.faults.fail_next(1, 503)  # signing in: /v1/stats/filters fails
+    dashboard.sign_in()
+    assert "injected fault: HTTP 503" in _failure_shown(page)
+    assert (True, False) == (page.locator("#key-prompt").is_visible(), page.locator("#board").is_visible())
+    page.click("#retry")
+    dashboard.wait_ready()
+    assert not page.locator("#failure").is_visible()
+    _check_totals(dashboard, data.select(EVENTS))
+
+    server.faults.fail_next(1, 503)  # reloading with the key stored: neither the prompt nor the board shows yet
+    page.reload()
+    assert "injected fault: HTTP 503" in _failure_shown(page)
+    assert (False, False) == (page.locator("#key-prompt").is_visible(), page.locator("#board").is_visible())
+    assert page.locator("#forget").is_visible()
+    page.click("#retry")
+    dashboard.wait_ready()
+    assert not page.locator("#failure").is_visible()
+
+    server.faults.fail_next(1, 503)  # a filter change: one of the board's three requests fails
+    dashboard.change(lambda: page.select_option("#f-model", SELECTED_MODEL))
+    assert "injected fault: HTTP 503" in _failure_shown(page)
+    assert page.locator("#board").is_visible()
+    dashboard.change(lambda: page.click("#retry"))
+    assert not page.locator("#failure").is_visible()
+    _check_totals(dashboard, data.select(EVENTS, model=SELECTED_MODEL))
+    unavailable = "Failed to load resource: the server responded with a status of 503 (Service Unavailable)"
+    assert [unavailable] * 3 == dashboard.errors

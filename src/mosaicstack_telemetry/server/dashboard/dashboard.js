@@ -213,37 +213,49 @@ function renderEvents(data) {
 
 // -- loading ----------------------------------------------------------------------------------------------------------
 
+function showFailure(message, retry) {
+  state.retry = retry;
+  $("error").textContent = message;
+  $("failure").hidden = !message;
+}
+
+// Runs work(current) as the page's latest load: a newer load makes current() false, and only the latest one's
+// outcome shows. A non-auth failure shows #failure (outside the prompt and the board, so visible whichever shows)
+// with a Retry button that runs the same work again.
 async function guarded(work) {
   const generation = ++state.generation;
+  const current = () => generation === state.generation;
   document.body.classList.add("loading");
   try {
-    await work(() => generation === state.generation);
-    $("error").hidden = true;
+    await work(current);
+    if (current()) showFailure("");
   } catch (error) {
-    if (error instanceof AuthError) forgetKey(error.message);
-    else {
-      $("error").textContent = error.message;
-      $("error").hidden = false;
-    }
+    if (!current()) return;
+    if (error instanceof AuthError) {
+      showFailure("");
+      forgetKey(error.message);
+    } else showFailure(`Could not load the dashboard: ${error.message}`, () => guarded(work));
   } finally {
-    if (generation === state.generation) document.body.classList.remove("loading");
+    if (current()) document.body.classList.remove("loading");
   }
 }
 
+async function load(current) {
+  const chosen = filters();
+  const [overview, events, predictions] = await Promise.all([
+    api("/v1/stats/overview", chosen),
+    api("/v1/stats/events", { ...chosen, limit: PAGE, offset: state.offset }),
+    api("/v1/stats/predictions", chosen),
+  ]);
+  if (!current()) return;
+  renderOverview(overview);
+  renderEvents(events);
+  renderPredictions(predictions);
+  document.body.dataset.ready = "true";
+}
+
 function refresh() {
-  return guarded(async (current) => {
-    const chosen = filters();
-    const [overview, events, predictions] = await Promise.all([
-      api("/v1/stats/overview", chosen),
-      api("/v1/stats/events", { ...chosen, limit: PAGE, offset: state.offset }),
-      api("/v1/stats/predictions", chosen),
-    ]);
-    if (!current()) return;
-    renderOverview(overview);
-    renderEvents(events);
-    renderPredictions(predictions);
-    document.body.dataset.ready = "true";
-  });
+  return guarded(load);
 }
 
 function page(delta) {
@@ -254,17 +266,18 @@ function page(delta) {
   });
 }
 
-async function open() {
+async function open(current) {
+  $("forget").hidden = false;  // the key is stored: whatever happens next, it can be forgotten
   const facets = await api("/v1/stats/filters");
+  if (!current()) return;
   $("instance-id").textContent = facets.instance_id;
   fillSelect("f-model", facets.models);
   fillSelect("f-task_type", facets.task_types);
   fillSelect("f-harness", facets.harnesses);
   $("key-prompt").hidden = true;
   $("board").hidden = false;
-  $("forget").hidden = false;
   $("instance").hidden = false;
-  await refresh();
+  await load(current);
 }
 
 function start() {
@@ -276,9 +289,10 @@ function start() {
       return;
     }
     sessionStorage.setItem(KEY_STORAGE, key.toLowerCase());
-    await guarded(() => open());
+    await guarded(open);
   });
-  $("forget").addEventListener("click", () => forgetKey());
+  $("forget").addEventListener("click", () => { showFailure(""); forgetKey(); });
+  $("retry").addEventListener("click", () => state.retry?.());
   $("filters").addEventListener("change", () => { state.offset = 0; refresh(); });
   $("filters").addEventListener("submit", (event) => event.preventDefault());
   $("filters").addEventListener("reset", () => setTimeout(() => { state.offset = 0; refresh(); }));
@@ -289,7 +303,7 @@ function start() {
   });
   $("prev").addEventListener("click", () => page(-PAGE));
   $("next").addEventListener("click", () => page(PAGE));
-  if (sessionStorage.getItem(KEY_STORAGE)) guarded(() => open());
+  if (sessionStorage.getItem(KEY_STORAGE)) guarded(open);
   else askForKey();
 }
 
