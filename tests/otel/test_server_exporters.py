@@ -4,7 +4,7 @@ the reference server, configured as a harness is: ``OTEL_EXPORTER_OTLP_ENDPOINT=
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,22 +22,12 @@ from opentelemetry.sdk.resources import Resource
 from mosaicstack_telemetry.enums import Harness, Outcome, QualityGate
 from mosaicstack_telemetry.otel import CLAUDE_CODE
 from mosaicstack_telemetry.otel.prompt import prompt_event_id
-from mosaicstack_telemetry.server import SQLiteStorage
 from mosaicstack_telemetry.server.runner import ServerThread
 from mosaicstack_telemetry.server.storage import Storage
 
 from .claude import PROMPT_1, PROMPT_2, SCOPE, SESSION, emit_session
 
 EXPORTERS: dict[str, Callable[..., Any]] = {"protobuf": ProtoLogExporter, "json": JsonLogExporter}
-
-
-@pytest.fixture
-def storage() -> Iterator[Storage]:
-    store = SQLiteStorage()
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _export_session(exporter_class: Callable[..., Any], url: str, key: str, monkeypatch: pytest.MonkeyPatch) -> None:

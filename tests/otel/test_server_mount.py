@@ -15,7 +15,7 @@ import pytest
 from mosaicstack_telemetry.enums import Harness, Provider
 from mosaicstack_telemetry.otel import CLAUDE_CODE
 from mosaicstack_telemetry.otel.prompt import prompt_event_id
-from mosaicstack_telemetry.server import SQLiteStorage, create_app
+from mosaicstack_telemetry.server import create_app
 from mosaicstack_telemetry.server.keys import create_key, revoke_keys
 from mosaicstack_telemetry.server.otlp import OtlpMount
 from mosaicstack_telemetry.server.runner import ServerThread
@@ -27,16 +27,6 @@ from .serving import serving
 JSON = {"content-type": "application/json"}
 EVENT_1 = prompt_event_id(CLAUDE_CODE, SESSION, PROMPT_1)
 EVENT_2 = prompt_event_id(CLAUDE_CODE, SESSION, PROMPT_2)
-
-
-@pytest.fixture
-def storage() -> Iterator[Storage]:
-    """A storage the test reads after the server stopped (a server closes only a storage it created)."""
-    store = SQLiteStorage()
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 @pytest.fixture
