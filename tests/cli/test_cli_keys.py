@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import httpx
+import pytest
+from click.testing import CliRunner
 
+from mosaicstack_telemetry.cli.app import cli
 from mosaicstack_telemetry.cli.workload import simulate
-from mosaicstack_telemetry.server import run_in_thread
+from mosaicstack_telemetry.server import ENV_DATABASE_URL, run_in_thread
 from mosaicstack_telemetry.server.keys import hash_key, verify_key
 from mosaicstack_telemetry.server.postgres import PostgresStorage
 from mosaicstack_telemetry.server.storage import SQLiteStorage
@@ -180,3 +184,32 @@ def test_an_unreachable_database_is_exit_1_without_the_password(postgres_cluster
     assert 1 == failed.exit_code
     assert "cannot open the database postgresql://mosaic:***@" in failed.stderr
     assert "hunter2" not in failed.stderr + failed.stdout
+
+
+def invoke_with_database_url(args: list[str], url: str, *, source: str) -> tuple[int, str]:
+    """Run a command in this process with ``url`` as ``--database-url`` or in the environment; exit code and output."""
+    env: dict[str, str | None] = {name: None for name in os.environ if name.startswith("MOSAIC_TELEMETRY_")}
+    if source == "option":
+        args = [*args, "--database-url", url]
+    else:
+        env[ENV_DATABASE_URL] = url
+    result = CliRunner(env=env).invoke(cli, args, catch_exceptions=False, prog_name="mosaic-telemetry")
+    return result.exit_code, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("source", ["option", "environment"])
+@pytest.mark.parametrize("command_args", [["keys", "create"], ["keys", "list"], ["keys", "revoke", "0123abcd"]])
+@pytest.mark.parametrize("url", ["host=db password=hunter2 dbname=t", "hunter2.db", "mysql://u:hunter2@db/t"])
+def test_a_database_url_needs_a_known_scheme(
+    command_args: list[str], source: str, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A libpq keyword string (or a path) given as a database URL is a usage error naming where it came from and the
+    accepted schemes, never repeating the value (it may hold a password), and no SQLite file is created."""
+    monkeypatch.chdir(tmp_path)
+    code, output = invoke_with_database_url(command_args, url, source=source)
+    assert 2 == code, output
+    assert ("--database-url" if source == "option" else ENV_DATABASE_URL) in output
+    assert "postgresql://" in output
+    assert "sqlite:///" in output
+    assert "hunter2" not in output
+    assert [] == list(tmp_path.iterdir())

@@ -327,6 +327,29 @@ def test_workers_need_postgresql(tmp_path: Path) -> None:
     assert "give a database URL with --database-url" in a_url.stderr
 
 
+@pytest.mark.parametrize("source", ["option", "environment"])
+def test_serve_refuses_a_database_url_without_a_known_scheme(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A libpq keyword string as the database URL is a usage error before anything binds or opens: it names the
+    option or variable and the accepted schemes, never the value, and creates no SQLite file named with it."""
+    monkeypatch.chdir(tmp_path)
+    url = "host=db password=hunter2 dbname=t"
+    env: dict[str, str | None] = {name: None for name in os.environ if name.startswith("MOSAIC_TELEMETRY_")}
+    args = ["serve", "--port", "0"]
+    if source == "option":
+        args += ["--database-url", url]
+    else:
+        env[ENV_DATABASE_URL] = url
+    refused = CliRunner(env=env).invoke(cli, args, catch_exceptions=False, prog_name="mosaic-telemetry")
+    output = refused.stdout + refused.stderr
+    assert 2 == refused.exit_code, output
+    assert ("--database-url" if source == "option" else ENV_DATABASE_URL) in output
+    assert "postgresql://" in output
+    assert "hunter2" not in output
+    assert [] == list(tmp_path.iterdir())
+
+
 def test_two_workers_on_postgresql_store_every_event_once(postgres_url: str) -> None:
     """serve --workers 2 on PostgreSQL, the URL (with a password) in MOSAIC_TELEMETRY_DATABASE_URL: two worker
     processes; batches posted twice each, at once from several threads, and the SDK's own traffic beside them: every

@@ -310,12 +310,23 @@ def test_open_storage_chooses_the_backend_from_the_url(postgres_url: str, tmp_pa
     assert not supports_workers(f"sqlite:///{tmp_path}/a.db")
     with pytest.raises(StorageOpenError, match="sqlite:///FILE"):
         open_storage("sqlite:relative.db")
+
+
+@pytest.mark.parametrize("url", ["host=db password=hunter2 dbname=t", "hunter2.db", "mysql://root:hunter2@db/t"])
+def test_a_string_that_is_not_a_database_url_is_refused_unrepeated(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A string is a URL (a SQLite file by path is a Path): a libpq keyword string is not opened as a file named
+    with its password, and the message says which schemes are accepted without repeating what was given."""
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(StorageOpenError) as raised:
-        open_storage("mysql://root:hunter2@db/telemetry")
-    assert (
-        "unsupported database URL mysql://root:***@db/telemetry: the scheme 'mysql' is neither postgresql nor sqlite"
-        == str(raised.value)
-    )
+        open_storage(url)
+    assert "hunter2" not in str(raised.value)
+    assert "postgresql://" in str(raised.value)
+    assert "sqlite:///" in str(raised.value)
+    with pytest.raises(StorageOpenError):
+        ServerThread(database_url=url)
+    assert [] == list(tmp_path.iterdir())
 
 
 # -- predictions ------------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from ..config import ENV_API_KEY, ENV_INSTANCE_ID, ENV_SERVER_URL, TelemetryConfig
-from ..server.backends import ENV_DATABASE_URL
+from ..server.backends import ENV_DATABASE_URL, URL_FORMS, is_database_url
 
 __all__ = [
     "DEFAULT_DB",
@@ -75,6 +75,7 @@ def database_options(*, must_exist: bool = False) -> Callable[[_F], _F]:
         envvar=ENV_DATABASE_URL,
         show_envvar=True,
         metavar="URL",
+        callback=_check_database_url,
         help="postgresql://USER@HOST/DB (or sqlite:///FILE), instead of --db. Prefer the environment variable for a"
         " URL with a password (or a PGPASSFILE): a command line shows in ps.",
     )
@@ -83,6 +84,19 @@ def database_options(*, must_exist: bool = False) -> Callable[[_F], _F]:
         return db(url(function))
 
     return decorate
+
+
+def _check_database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A database URL must have a database scheme: a libpq ``key=value`` string or a path is a usage error (never
+    opened as a SQLite file named with the password), naming the option or variable, not repeating the value."""
+    if not value or is_database_url(value):
+        return value
+    from_environment = ctx.get_parameter_source(param.name or "") is click.core.ParameterSource.ENVIRONMENT
+    source = f"the environment variable {ENV_DATABASE_URL}" if from_environment else "--database-url"
+    raise click.UsageError(
+        f"{source} is not a database URL (not shown: it may hold a password): give {URL_FORMS};"
+        " a SQLite file by its path goes to --db"
+    )
 
 
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:/")

@@ -1,8 +1,11 @@
 """Open the reference server's storage from what the operator gives: a database URL or a SQLite file.
 
 * ``postgresql://…`` (or ``postgres://…``) — :class:`~.postgres.PostgresStorage` (the ``postgres`` extra);
-* ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db``, ``sqlite://`` (in memory), or a plain path —
-  :class:`~.sqlite.SQLiteStorage`.
+* ``sqlite:///relative/file.db``, ``sqlite:////absolute/file.db``, ``sqlite://`` (in memory), or a path
+  (:class:`os.PathLike`) — :class:`~.sqlite.SQLiteStorage`.
+
+A ``str`` is a URL: one without these schemes (a libpq ``key=value`` string, a file name) is refused, and the message
+does not repeat it.
 
 This is the only place that chooses a backend: the HTTP layer, the CLI and the worker processes receive a
 :class:`~.storage.Storage` and never ask which one. :func:`masked_url` is how any message names a database: a URL's
@@ -22,9 +25,12 @@ from .storage import SQLiteStorage, Storage
 __all__ = [
     "ENV_DATABASE_URL",
     "SECRET_PARAMETERS",
+    "URL_FORMS",
+    "URL_SCHEMES",
     "StorageOpenError",
     "database_errors",
     "describe_database",
+    "is_database_url",
     "is_postgres_url",
     "masked_url",
     "open_storage",
@@ -36,10 +42,20 @@ __all__ = [
 ENV_DATABASE_URL = "MOSAIC_TELEMETRY_DATABASE_URL"
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
+#: The schemes a database URL may have: anything else given as a URL (a path, a libpq ``key=value`` string) is refused.
+URL_SCHEMES = (*_POSTGRES_SCHEMES, "sqlite")
+#: How messages say what a database URL looks like.
+URL_FORMS = "postgresql://USER@HOST/DB, postgres://… or sqlite:///FILE"
 
 
 class StorageOpenError(RuntimeError):
     """The database could not be opened (unreachable, refused, malformed URL); the message names it, masked."""
+
+
+def is_database_url(value: str) -> bool:
+    """Whether ``value`` starts with one of :data:`URL_SCHEMES` and a colon."""
+    scheme, colon, _rest = value.partition(":")
+    return bool(colon) and scheme.lower() in URL_SCHEMES
 
 
 def is_postgres_url(target: str | os.PathLike[str]) -> bool:
@@ -81,17 +97,17 @@ def _masked_parameter(item: str) -> str:
 
 def _sqlite_path(target: str | os.PathLike[str]) -> str | None:
     """The SQLite file a target names (``None``: in memory)."""
-    if isinstance(target, str) and target.lower().startswith("sqlite:"):
+    if isinstance(target, str):
+        if not is_database_url(target):
+            raise StorageOpenError(
+                f"not a database URL (what was given is not shown: it may hold a password): give {URL_FORMS},"
+                " or a SQLite file as a path"
+            )
         rest = target[len("sqlite:") :]
         if not rest.startswith("//"):
             raise StorageOpenError(f"a SQLite URL is sqlite:///FILE (or sqlite:// in memory), not {target!r}")
         path = rest[3:] if rest.startswith("///") else rest[2:]
         return None if path in ("", ":memory:") else path
-    if isinstance(target, str) and "://" in target:
-        scheme = urlsplit(target).scheme
-        raise StorageOpenError(
-            f"unsupported database URL {masked_url(target)}: the scheme {scheme!r} is neither postgresql nor sqlite"
-        )
     text = os.fspath(target)
     return None if text == ":memory:" else text
 
