@@ -23,6 +23,7 @@ from mosaicstack_telemetry._protocol import (
 from mosaicstack_telemetry.batch import BatchEventResponse
 from mosaicstack_telemetry.predictions import PredictionQuery
 from mosaicstack_telemetry.server import SQLiteStorage
+from mosaicstack_telemetry.server.backends import database_errors
 from mosaicstack_telemetry.server.runner import ServerThread, run_in_thread
 
 from ._server_support import query, wire_event
@@ -140,6 +141,18 @@ def test_storage_passed_in_stays_open_and_owned_storage_closes() -> None:
     owned.stop()
     with pytest.raises(RuntimeError, match="closed"):
         owned.storage.count_events()
+
+
+def test_owned_storage_closes_when_construction_fails(postgres_url: str) -> None:
+    """A key already stored makes the constructor fail after it opened the database: the pool it opened is closed
+    (its threads gone), not leaked."""
+    key = "fedcba9876543210" * 4
+    with run_in_thread(database_url=postgres_url, api_key=key):
+        pass
+    before = set(threading.enumerate())
+    with pytest.raises(database_errors()):
+        ServerThread(database_url=postgres_url, api_key=key)
+    assert [] == [thread.name for thread in set(threading.enumerate()) - before if thread.is_alive()]
 
 
 def test_lifecycle_errors() -> None:

@@ -89,13 +89,18 @@ class ServerThread:
         else:
             self.storage = SQLiteStorage() if database_url is None else open_storage(database_url)
         self.faults = FaultPlan() if faults is None else faults
-        self.app: Starlette = create_app(
-            self.storage,
-            faults=self.faults,
-            max_body_bytes=max_body_bytes,
-            prediction_max_age_seconds=prediction_max_age_seconds,
-        )
-        self._key = create_key(self.storage, instance_id, label="runner", key=api_key)
+        try:
+            self.app: Starlette = create_app(
+                self.storage,
+                faults=self.faults,
+                max_body_bytes=max_body_bytes,
+                prediction_max_age_seconds=prediction_max_age_seconds,
+            )
+            self._key = create_key(self.storage, instance_id, label="runner", key=api_key)
+        except BaseException:
+            if self._owns_storage:  # nobody else holds it: its connections (a pool's threads) would leak
+                self.storage.close()
+            raise
         self._host = host
         self._port = port
         self._grace = shutdown_grace_seconds
