@@ -30,7 +30,12 @@ from mosaicstack_telemetry.server.backends import (
 )
 from mosaicstack_telemetry.server.columns import EVENT_COLUMNS, Kind
 from mosaicstack_telemetry.server.migrations import SQLITE_MIGRATIONS, Migration, SchemaTooNewError
-from mosaicstack_telemetry.server.pg_migrations import POSTGRES_MIGRATIONS, migrate_postgres, postgres_schema_version
+from mosaicstack_telemetry.server.pg_migrations import (
+    POSTGRES_MIGRATIONS,
+    VERSION_SLOTS,
+    migrate_postgres,
+    postgres_schema_version,
+)
 from mosaicstack_telemetry.server.postgres import PostgresStorage
 from mosaicstack_telemetry.server.predictions import Predictor
 from mosaicstack_telemetry.server.storage import Storage
@@ -81,6 +86,16 @@ def test_a_new_database_gets_every_migration_with_sqlites_versions(postgres_url:
         " WHERE i.indrelid = 'events'::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)",
     )
     assert [("instance_id",), ("event_id",)] == key
+
+
+def test_the_version_counters_are_the_slots_inserts_bump(postgres_url: str) -> None:
+    """``event_versions`` holds one row per slot ``0 … VERSION_SLOTS - 1``: every backend pid modulo VERSION_SLOTS
+    finds its row, so no insert's bump of the version is lost."""
+    with PostgresStorage(postgres_url):
+        pass
+    assert [(slot, 0) for slot in range(VERSION_SLOTS)] == rows(
+        postgres_url, "SELECT slot, events FROM event_versions ORDER BY slot"
+    )
 
 
 def test_the_migrated_postgres_table_has_exactly_the_model_columns(postgres_url: str) -> None:

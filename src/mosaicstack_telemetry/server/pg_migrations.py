@@ -33,7 +33,8 @@ __all__ = ["MIGRATION_LOCK", "POSTGRES_MIGRATIONS", "VERSION_SLOTS", "migrate_po
 
 #: The advisory lock key every migration transaction takes (``pg_advisory_xact_lock``): b"mosaicmg" as a bigint.
 MIGRATION_LOCK = 7_885_648_334_766_173_543
-#: Rows of ``event_versions``; an insert bumps the one its connection's backend pid selects.
+#: Rows of ``event_versions`` (seeded 0 … 15 by migration 1: a change needs a migration, a test checks); an insert
+#: bumps the one its connection's backend pid selects.
 VERSION_SLOTS = 16
 
 #: Every migration of the PostgreSQL schema, in order. Append only.
