@@ -121,12 +121,25 @@ def by(events: Sequence[TaskCompletionEvent], field: str) -> dict[str, dict[str,
     return {key: totals(group) for key, group in groups.items()}
 
 
+def bucket_start(moment: datetime, bucket: str) -> datetime:
+    """The start of the UTC hour, day, week (from Monday), month or year holding ``moment``."""
+    hour = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    day = hour.replace(hour=0)
+    starts = {
+        "hour": hour,
+        "day": day,
+        "week": day - timedelta(days=day.weekday()),
+        "month": day.replace(day=1),
+        "year": day.replace(month=1, day=1),
+    }
+    return starts[bucket]
+
+
 def series(events: Sequence[TaskCompletionEvent], bucket: str) -> dict[datetime, int]:
-    """Events per UTC hour or day of their timestamp (non-empty buckets only)."""
+    """Events per UTC hour, day, week, month or year of their timestamp (non-empty buckets only)."""
     counts: dict[datetime, int] = defaultdict(int)
     for event in events:
-        moment = event.timestamp.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        counts[moment.replace(hour=0) if bucket == "day" else moment] += 1
+        counts[bucket_start(event.timestamp, bucket)] += 1
     return dict(counts)
 
 

@@ -6,16 +6,26 @@ Expected figures come from the dataset's events in Python (:mod:`._stats_support
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mosaicstack_telemetry.server import SQLiteStorage
 from mosaicstack_telemetry.server.runner import ServerThread, run_in_thread
 from mosaicstack_telemetry.server.stats_api import STATS_PATHS
-from mosaicstack_telemetry.server.stats_params import FILTER_PARAMETERS, QueryError, parse
+from mosaicstack_telemetry.server.stats_params import (
+    FILTER_PARAMETERS,
+    MAX_SERIES_BUCKETS,
+    QueryError,
+    bucket_count,
+    parse,
+    series_bucket,
+)
+from mosaicstack_telemetry.server.stats_queries import SERIES_BUCKETS
 
 from . import _stats_support as data
 
@@ -228,6 +238,61 @@ def test_the_largest_offsets_are_accepted() -> None:
     earliest = parse([("from", "2026-01-15T12:00:00+23:59")], data.INSTANCE).filter.start
     latest = parse([("from", "2026-01-15T12:00:00-23:59")], data.INSTANCE).filter.start
     assert (datetime(2026, 1, 14, 12, 1, tzinfo=UTC), datetime(2026, 1, 16, 11, 59, tzinfo=UTC)) == (earliest, latest)
+
+
+T0 = datetime(2026, 11, 20, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("requested", "start", "end", "expected"),
+    [
+        ("auto", None, None, "hour"),  # no events
+        ("day", None, None, "day"),
+        ("auto", T0, T0 + timedelta(hours=72), "hour"),
+        ("auto", T0, T0 + timedelta(hours=72, microseconds=1), "day"),
+        ("hour", T0, T0 + timedelta(hours=MAX_SERIES_BUCKETS - 1), "hour"),  # 1,000 hours
+        ("hour", T0, T0 + timedelta(hours=MAX_SERIES_BUCKETS), "day"),
+        ("auto", T0, T0 + timedelta(days=MAX_SERIES_BUCKETS - 1), "day"),
+        ("auto", T0, T0 + timedelta(days=MAX_SERIES_BUCKETS), "week"),
+        ("day", datetime(2000, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC), "month"),  # 1,566 weeks
+        ("auto", datetime(1900, 1, 1, tzinfo=UTC), T0, "year"),  # 1,523 months
+        ("hour", datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC), "year"),  # 9,999 years
+    ],
+)
+def test_the_series_bucket_is_coarsened_for_long_ranges(
+    requested: Any, start: datetime | None, end: datetime | None, expected: str
+) -> None:
+    assert expected == series_bucket(requested, start, end)
+
+
+_MOMENTS = st.datetimes(timezones=st.just(UTC))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["auto", "hour", "day"]), _MOMENTS, _MOMENTS)
+def test_the_series_bucket_is_the_finest_within_the_limit(requested: Any, first: datetime, second: datetime) -> None:
+    start, end = min(first, second), max(first, second)
+    chosen = series_bucket(requested, start, end)
+    finest = SERIES_BUCKETS.index("day" if requested == "auto" and end - start > timedelta(hours=72) else "hour")
+    finest = max(finest, SERIES_BUCKETS.index(requested) if requested != "auto" else 0)
+    assert SERIES_BUCKETS.index(chosen) >= finest
+    assert bucket_count(chosen, start, end) <= MAX_SERIES_BUCKETS or chosen == "year"
+    assert bucket_count("year", start, end) <= 10_000  # the hard bound: datetime's years
+    for finer in SERIES_BUCKETS[finest : SERIES_BUCKETS.index(chosen)]:
+        assert bucket_count(finer, start, end) > MAX_SERIES_BUCKETS
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(SERIES_BUCKETS),
+    st.datetimes(datetime(1, 1, 1), datetime(9999, 10, 1), timezones=st.just(UTC)),
+    st.timedeltas(timedelta(0), timedelta(days=90)),
+)
+def test_bucket_count_counts_the_buckets_holding_the_range(bucket: Any, start: datetime, span: timedelta) -> None:
+    end = start + span
+    hours = int(span / timedelta(hours=1))
+    moments = [start, end, *(start + timedelta(hours=n) for n in range(1, hours + 1))]  # one in every hour
+    assert len({data.bucket_start(moment, bucket) for moment in moments}) == bucket_count(bucket, start, end)
 
 
 def test_the_page_is_static_and_exempt_from_faults(server: ServerThread, http: httpx.Client) -> None:

@@ -105,6 +105,44 @@ def test_series_durations_and_the_latest_events_equal_the_events(storage: Storag
         )
 
 
+#: Events decades apart, and on the edges of weeks (Sunday to Monday, UTC), months and years, and of datetime itself.
+LONG_EDGES = [
+    datetime(2026, 11, 22, 23, 59, 59, 999_999, tzinfo=timezone.utc),  # a Sunday's last microsecond
+    datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc),  # the next Monday
+    datetime(2026, 11, 23, 1, 0, tzinfo=timezone(timedelta(hours=2))),  # Sunday 23:00 UTC
+    datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
+    datetime(2027, 1, 1, tzinfo=timezone.utc),
+    datetime(2024, 2, 29, 12, tzinfo=timezone.utc),
+    datetime(1, 1, 7, 23, tzinfo=timezone.utc),  # year 1 began on a Monday
+    datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc),
+]
+
+
+@pytest.mark.parametrize("bucket", ["day", "week", "month", "year"])
+def test_series_by_week_month_and_year_equal_the_events(any_storage: Storage, bucket: Any) -> None:
+    moments = [
+        *LONG_EDGES,
+        *(datetime(1990, 1, 1, tzinfo=timezone.utc) + timedelta(hours=7 * n**2) for n in range(200)),
+    ]
+    events = [
+        attrs.evolve(event, event_id=UUID(int=1000 + index, version=4), timestamp=moment)
+        for index, (event, moment) in enumerate(zip(data.make_events(len(moments), seed=41), moments, strict=True))
+    ]
+    assert all(any_storage.insert_events(events, datetime(2026, 12, 1, tzinfo=timezone.utc)))
+    with any_storage.stats() as stats:
+        series = stats.series(_filter(), bucket)
+        narrowed = stats.series(_filter(start=LONG_EDGES[0], end=LONG_EDGES[4]), bucket)
+    assert data.series(events, bucket) == {row.start: row.events for row in series}
+    assert [row.start for row in series] == sorted(row.start for row in series)
+    inside = [event for event in events if LONG_EDGES[0] <= event.timestamp < LONG_EDGES[4]]
+    assert data.series(inside, bucket) == {row.start: row.events for row in narrowed}
+
+
+def test_series_refuse_an_unknown_bucket(storage: Storage) -> None:
+    with storage.stats() as stats, pytest.raises(ValueError, match="bucket='minute'"):
+        stats.series(_filter(), "minute")  # type: ignore[arg-type]
+
+
 def test_duration_percentiles_are_nearest_rank(storage: Storage) -> None:
     selected = data.select(ALL)
     n = len(selected)

@@ -12,6 +12,7 @@ from typing import Any
 from ..enums import QualityGate
 from .stats_api import STATS_PATHS
 from .stats_params import Parameter
+from .stats_queries import SERIES_BUCKETS
 
 __all__ = ["stats_paths", "stats_schemas"]
 
@@ -54,7 +55,9 @@ def stats_schemas(prediction_query: str, prediction_response: str) -> dict[str, 
             "The filter the answer is for, as understood (times in UTC)",
         ),
         "StatsTotals": _object({**sums, "gate_passed": _COUNT, "first": _MAYBE_TIME, "last": _MAYBE_TIME}),
-        "StatsBucket": _object({"start": _TIME, **sums}, "One UTC hour or day of event timestamps"),
+        "StatsBucket": _object(
+            {"start": _TIME, **sums}, "One UTC hour, day, week (from Monday), month or year of event timestamps"
+        ),
         "StatsGroup": _object({"key": {"type": "string"}, **sums, "gate_passed": _COUNT}),
         "StatsGate": _object(
             {
@@ -69,7 +72,7 @@ def stats_schemas(prediction_query: str, prediction_response: str) -> dict[str, 
             {
                 "filter": _ref("StatsFilter"),
                 "totals": _ref("StatsTotals"),
-                "bucket": {"type": "string", "enum": ["hour", "day"]},
+                "bucket": {"type": "string", "enum": list(SERIES_BUCKETS)},
                 "range": _object({"start": _MAYBE_TIME, "end": _MAYBE_TIME}),
                 "series": _array("StatsBucket"),
                 "by_model": _array("StatsGroup"),

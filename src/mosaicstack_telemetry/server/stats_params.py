@@ -14,6 +14,12 @@ The filters (every endpoint but ``/v1/stats/filters``):
     an exact model name (1 to 100 characters, as the event's rule).
 ``task_type``, ``harness``
     one of the enum's wire values.
+
+``/v1/stats/overview`` also takes ``bucket``, the finest bucket wanted for its time series: ``hour``, ``day``, or
+``auto`` (``hour`` for a range of up to :data:`AUTO_HOURS` hours, else ``day``). :func:`series_bucket` then makes it
+coarser — ``day``, ``week``, ``month``, ``year``, in that order — while the range shown would be split into more than
+:data:`MAX_SERIES_BUCKETS` buckets, so the series stays small however long the range or the data. Only ``year``
+may exceed it, for a range of more than 1,000 years, and it has at most 10,000 buckets: the years datetime holds.
 """
 
 from __future__ import annotations
@@ -28,19 +34,23 @@ import attrs
 
 from ..enums import Harness, TaskType
 from .boundary import RFC3339_PATTERN
-from .stats_queries import StatsFilter
+from .stats_queries import SERIES_BUCKETS, SeriesBucket, StatsFilter
 
 __all__ = [
+    "AUTO_HOURS",
     "BUCKETS",
     "FILTER_PARAMETERS",
     "MAX_MODEL_LENGTH",
     "MAX_OFFSET",
     "MAX_PAGE",
     "MAX_PREDICTIONS",
+    "MAX_SERIES_BUCKETS",
     "Parameter",
     "Query",
     "QueryError",
+    "bucket_count",
     "parse",
+    "series_bucket",
 ]
 
 #: Rows in one page of events, at most (as events in one batch).
@@ -50,8 +60,13 @@ MAX_OFFSET = 1_000_000
 #: Combinations predicted at once, at most.
 MAX_PREDICTIONS = 20
 MAX_MODEL_LENGTH = 100
-#: ``bucket`` values: ``auto`` is ``hour`` for a range of up to 72 hours, else ``day``.
+#: ``bucket`` values: ``auto`` is ``hour`` for a range of up to :data:`AUTO_HOURS` hours, else ``day``.
 BUCKETS = ("auto", "hour", "day")
+#: A range of up to this many hours is bucketed by the hour (``bucket=auto``), a longer one by the day or coarser.
+AUTO_HOURS = 72
+#: The most buckets a time series' range is split into (but by years): beyond, :func:`series_bucket` goes coarser.
+#: A chart 1,280 pixels wide has no room for more bars, and 1,000 days is nearly three years.
+MAX_SERIES_BUCKETS = 1000
 
 #: :data:`~.boundary.RFC3339_PATTERN` with its parts captured (the same text matches both).
 _RFC3339 = re.compile(
@@ -91,7 +106,8 @@ FILTER_PARAMETERS: tuple[Parameter, ...] = (
 BUCKET = Parameter(
     "bucket",
     {"type": "string", "enum": list(BUCKETS), "default": "auto"},
-    "bucket the time series by UTC hour or day (auto: hour for up to 72 hours, else day)",
+    "the finest bucket for the time series, by UTC hour or day (auto: hour for up to 72 hours, else day); a"
+    f" coarser one (day, week, month, year) when the range would hold more than {MAX_SERIES_BUCKETS} buckets",
 )
 LIMIT = Parameter("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 20}, "events in the page")
 OFFSET = Parameter(
@@ -112,6 +128,43 @@ class Query:
     bucket: Literal["auto", "hour", "day"] = "auto"
     limit: int = 20
     offset: int = 0
+
+
+def _week(moment: datetime) -> int:
+    """Which week ``moment`` is in, counted in Mondays from datetime's first day (itself a Monday)."""
+    return (moment.toordinal() - 1) // 7
+
+
+def bucket_count(bucket: SeriesBucket, start: datetime, end: datetime) -> int:
+    """How many ``bucket``-sized UTC buckets hold some of ``[start, end]`` (those holding either end included)."""
+    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    if end < start:
+        return 0
+    if bucket == "year":
+        return end.year - start.year + 1
+    if bucket == "month":
+        return (end.year - start.year) * 12 + end.month - start.month + 1
+    if bucket == "week":
+        return _week(end) - _week(start) + 1
+    days = end.toordinal() - start.toordinal()
+    return days + 1 if bucket == "day" else days * 24 + end.hour - start.hour + 1
+
+
+def series_bucket(
+    requested: Literal["auto", "hour", "day"], start: datetime | None, end: datetime | None
+) -> SeriesBucket:
+    """The bucket of a time series over ``[start, end]`` (the range shown): ``requested`` (``auto``: ``hour`` for up
+    to :data:`AUTO_HOURS` hours, else ``day``), or the first coarser size that splits the range into at most
+    :data:`MAX_SERIES_BUCKETS` buckets (``year`` when none does). Without a range (no events): ``requested``."""
+    if start is None or end is None:
+        return "hour" if requested == "auto" else requested
+    finest: SeriesBucket = requested if requested != "auto" else "day"
+    if requested == "auto" and end - start <= timedelta(hours=AUTO_HOURS):
+        finest = "hour"
+    for bucket in SERIES_BUCKETS[SERIES_BUCKETS.index(finest) :]:
+        if bucket_count(bucket, start, end) <= MAX_SERIES_BUCKETS:
+            return bucket
+    return "year"
 
 
 def _show(value: str) -> str:

@@ -7,8 +7,9 @@ one read transaction and hands :class:`StatsQueries` a ``fetch(sql, params) -> r
 :class:`Dialect`: what differs between SQLite and PostgreSQL is only
 
 * the placeholder (``?`` or ``%s``; no query here holds a literal ``%``);
-* how a timestamp is bucketed by the hour or the day, in UTC: SQLite stores ISO 8601 UTC text (``substr`` of it),
-  PostgreSQL a ``timestamptz`` (``date_trunc`` at ``'UTC'``);
+* how a timestamp is bucketed by the hour, day, week (from Monday, as ISO 8601), month or year, in UTC: SQLite
+  stores ISO 8601 UTC text (``substr`` and ``date`` of it), PostgreSQL a ``timestamptz`` (``date_trunc`` at
+  ``'UTC'``);
 * how a gate list is asked whether it holds a gate: SQLite stores JSON text (``instr`` of the quoted value: the
   values are :class:`~mosaicstack_telemetry.enums.QualityGate` words), PostgreSQL a ``text[]`` (``= ANY``);
 * how the table is read: SQLite is told to scan it (``NOT INDEXED``, see :data:`SQLITE`);
@@ -43,6 +44,7 @@ __all__ = [
     "DURATION_EDGES_MS",
     "GROUP_COLUMNS",
     "POSTGRES",
+    "SERIES_BUCKETS",
     "SQLITE",
     "Bucket",
     "Combination",
@@ -52,6 +54,7 @@ __all__ = [
     "Fetch",
     "GateRow",
     "GroupRow",
+    "SeriesBucket",
     "StatsFilter",
     "StatsQueries",
     "Totals",
@@ -59,6 +62,11 @@ __all__ = [
 
 #: Runs one query with its parameters and returns every row (a backend's ``connection.execute(...).fetchall()``).
 Fetch = Callable[[str, Sequence[Any]], Sequence[Sequence[Any]]]
+
+#: A time series' bucket size (UTC; a week starts on Monday).
+SeriesBucket = Literal["hour", "day", "week", "month", "year"]
+#: The bucket sizes, finest first.
+SERIES_BUCKETS: tuple[SeriesBucket, ...] = ("hour", "day", "week", "month", "year")
 
 #: The columns :meth:`StatsQueries.groups` can group by.
 GROUP_COLUMNS = ("model", "task_type", "harness", "provider")
@@ -78,9 +86,13 @@ class Dialect:
 
     name: str
     placeholder: str
-    #: the start of the UTC hour / day holding ``{column}``, as the backend returns a timestamp
+    #: the start of the UTC hour / day / week (Monday) / month / year holding ``{column}``, as the backend returns a
+    #: timestamp (one per :data:`SERIES_BUCKETS`)
     hour: str
     day: str
+    week: str
+    month: str
+    year: str
     #: true when the gate list ``{column}`` holds the gate bound as ``{value}`` (bound with :attr:`bind_gate`)
     has_gate: str
     bind_gate: Callable[[str], Any]
@@ -101,6 +113,9 @@ SQLITE = Dialect(
     placeholder="?",
     hour="substr({column}, 1, 13) || ':00:00+00:00'",
     day="substr({column}, 1, 10) || 'T00:00:00+00:00'",
+    week="date(substr({column}, 1, 10), '-6 days', 'weekday 1') || 'T00:00:00+00:00'",  # the Monday on or before
+    month="substr({column}, 1, 7) || '-01T00:00:00+00:00'",
+    year="substr({column}, 1, 4) || '-01-01T00:00:00+00:00'",
     has_gate="instr({column}, {value}) > 0",
     bind_gate=json.dumps,
     bind_uuid=str,
@@ -116,6 +131,9 @@ POSTGRES = Dialect(
     placeholder="%s",
     hour="date_trunc('hour', {column}, 'UTC')",
     day="date_trunc('day', {column}, 'UTC')",
+    week="date_trunc('week', {column}, 'UTC')",
+    month="date_trunc('month', {column}, 'UTC')",
+    year="date_trunc('year', {column}, 'UTC')",
     has_gate="{value} = ANY({column})",
     bind_gate=str,
     bind_uuid=lambda value: value,
@@ -195,8 +213,11 @@ class StatsQueries:
             events, input_tokens, output_tokens, cost, succeeded, gate_passed, self._time(row[6]), self._time(row[7])
         )
 
-    def series(self, selected: StatsFilter, bucket: Literal["hour", "day"]) -> list[Bucket]:
-        """Events per UTC hour or day of their ``timestamp``: only buckets holding events, oldest first."""
+    def series(self, selected: StatsFilter, bucket: SeriesBucket) -> list[Bucket]:
+        """Events per UTC hour, day, week, month or year of their ``timestamp``: only buckets holding events, oldest
+        first. As many rows as buckets holding events: choose the size for the range (:func:`.stats_params.series_bucket`)."""
+        if bucket not in SERIES_BUCKETS:
+            raise ValueError(f"bucket={bucket!r}: expected one of {', '.join(SERIES_BUCKETS)}")
         sql = _Sql(self._dialect)
         start = getattr(self._dialect, bucket).format(column="e.timestamp")
         where = sql.where(selected)
