@@ -13,6 +13,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mosaicstack_telemetry.server.runner import ServerThread
 from tests.server import _stats_support as data
 
@@ -294,3 +296,61 @@ def test_a_failed_load_is_shown_and_retry_recovers(dashboard: Page, server: Serv
     _check_totals(dashboard, data.select(EVENTS, model=SELECTED_MODEL))
     unavailable = "Failed to load resource: the server responded with a status of 503 (Service Unavailable)"
     assert [unavailable] * 3 == dashboard.errors
+
+
+_DRAW = """async ([buckets, range, bucket]) => {
+    const { timeBars } = await import("/dashboard/assets/charts.js");
+    const box = document.createElement("div");
+    document.body.append(box);
+    const many = typeof buckets === "number";  // that many hourly buckets from 1990 on
+    if (many) buckets = Array.from({ length: buckets }, (_, i) => ({
+        start: new Date(Date.UTC(1990, 0, 1) + i * 3600000).toISOString(), events: (i % 7) + 1 }));
+    if (many) range = { start: buckets[0].start, end: buckets.at(-1).start };
+    try {
+        timeBars(box, buckets, range, bucket, String);
+        const bars = [...box.querySelectorAll("rect.bar")].slice(0, 5);
+        return {
+            count: box.querySelectorAll("rect.bar").length,
+            titles: bars.map((bar) => bar.textContent),
+            left: bars.map((bar) => Number(bar.getAttribute("x"))),
+            width: bars.map((bar) => Number(bar.getAttribute("width"))),
+            ticks: [...box.querySelectorAll("text.tick")].map((tick) => tick.textContent),
+        };
+    } finally { box.remove(); }
+}"""
+
+
+def test_the_series_chart_draws_many_buckets(dashboard: Page) -> None:
+    drawn = dashboard.page.evaluate(_DRAW, [300_000, None, "hour"])  # Math.max(...300k values) overflows the stack
+    assert 300_000 == drawn["count"]
+    assert ["1990-01-01 00: 1 events", "1990-01-01 01: 2 events"] == drawn["titles"][:2]
+    assert "10" == drawn["ticks"][2]  # the axis' top: the largest count (7), rounded up
+    assert [] == dashboard.errors
+
+
+def _buckets(*starts: str) -> list[dict[str, Any]]:
+    return [{"start": f"{start}T00:00:00+00:00", "events": index + 1} for index, start in enumerate(starts)]
+
+
+def test_the_series_chart_draws_weeks_months_and_years(dashboard: Page) -> None:
+    page = dashboard.page
+    months = page.evaluate(
+        _DRAW,
+        [_buckets("2024-01-01", "2024-02-01", "2024-04-01"), {"start": "2024-01-20", "end": "2024-04-02"}, "month"],
+    )
+    assert ["2024-01: 1 events", "2024-02: 2 events", "2024-04: 3 events"] == months["titles"]
+    left, width = months["left"], months["width"]
+    assert (width[0] + 1) / (width[1] + 1) == pytest.approx(31 / 29)  # January, and February of a leap year
+    assert (left[1] - left[0]) / (left[2] - left[1]) == pytest.approx(31 / (29 + 31))  # March is empty
+    assert ["2024-01", "2024-05"] == [months["ticks"][3], months["ticks"][5]]  # the axis: whole months
+    weeks = page.evaluate(
+        _DRAW, [_buckets("2026-11-16", "2026-11-23"), {"start": "2026-11-22T23:00:00Z", "end": "2026-11-23"}, "week"]
+    )
+    assert ["week of 2026-11-16: 1 events", "week of 2026-11-23: 2 events"] == weeks["titles"]
+    assert weeks["width"][0] == pytest.approx(weeks["width"][1])
+    years = page.evaluate(
+        _DRAW, [_buckets("0001-01-01", "0099-01-01"), {"start": "0001-06-01", "end": "0099-06-01"}, "year"]
+    )
+    assert ["0001: 1 events", "0099: 2 events"] == years["titles"]  # not 1901, 1999: Date.UTC's two-digit years
+    assert ["0001", "0100"] == [years["ticks"][3], years["ticks"][5]]
+    assert [] == dashboard.errors

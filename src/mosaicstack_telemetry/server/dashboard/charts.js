@@ -9,6 +9,48 @@ function svg(name, attributes = {}, text = null) {
   return element;
 }
 
+const HOUR = 3_600_000, DAY = 86_400_000;
+
+/** The largest of values (0 for none): a loop, since spreading thousands of values into Math.max overflows the stack. */
+export function largest(values) {
+  let top = 0;
+  for (const value of values) if (value > top) top = value;
+  return top;
+}
+
+function utcDay(year, month, day) {  // Date.UTC maps years 0-99 to 1900-1999: set the year apart
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, day);
+  return date.getTime();
+}
+
+/** The start of the UTC bucket (hour, day, week from Monday, month or year) holding time (ms since the epoch). */
+export function bucketStart(bucket, time) {
+  const date = new Date(time), day = Math.floor(time / DAY) * DAY;
+  switch (bucket) {
+    case "hour": return Math.floor(time / HOUR) * HOUR;
+    case "week": return day - ((date.getUTCDay() + 6) % 7) * DAY;
+    case "month": return utcDay(date.getUTCFullYear(), date.getUTCMonth(), 1);
+    case "year": return utcDay(date.getUTCFullYear(), 0, 1);
+    default: return day;
+  }
+}
+
+/** The start of the bucket after the one starting at start. */
+export function bucketEnd(bucket, start) {
+  const date = new Date(start);
+  switch (bucket) {
+    case "hour": return start + HOUR;
+    case "week": return start + 7 * DAY;
+    case "month": return utcDay(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+    case "year": return utcDay(date.getUTCFullYear() + 1, 0, 1);
+    default: return start + DAY;
+  }
+}
+
+// How much of an ISO 8601 time names a bucket of each size, and what an axis label shows.
+const NAME_LENGTH = { hour: 13, day: 10, week: 10, month: 7, year: 4 };
+
 function niceMax(value) {
   if (value <= 0) return 1;
   const step = 10 ** Math.floor(Math.log10(value));
@@ -28,9 +70,10 @@ function axis(chart, width, height, pad, maxValue, format) {
 
 /**
  * Bars on a time axis: one per non-empty bucket ({start, events, ...}), placed by time between range.start and
- * range.end; empty buckets are simply absent. bucketMs is the bucket's width.
+ * range.end; empty buckets are simply absent. bucket is the buckets' size: hour, day, week, month or year (UTC).
+ * Any number of buckets: nothing here spreads them into a call's arguments.
  */
-export function timeBars(container, buckets, range, bucketMs, format) {
+export function timeBars(container, buckets, range, bucket, format) {
   const width = Math.max(container.clientWidth, 240), height = 220, pad = { top: 12, right: 12, bottom: 28, left: 40 };
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "svg-chart" });
   container.replaceChildren(chart);
@@ -38,23 +81,25 @@ export function timeBars(container, buckets, range, bucketMs, format) {
     container.replaceChildren(Object.assign(document.createElement("p"), { className: "empty", textContent: "No events." }));
     return;
   }
-  const floor = (time) => Math.floor(time / bucketMs) * bucketMs;
-  const first = floor(Date.parse(range.start));
-  const last = Math.max(floor(Date.parse(range.end ?? range.start)), ...buckets.map((b) => Date.parse(b.start))) + bucketMs;
-  const span = Math.max(last - first, bucketMs);
-  const top = axis(chart, width, height, pad, Math.max(...buckets.map((b) => b.events)), format);
+  const first = bucketStart(bucket, Date.parse(range.start));
+  let last = bucketEnd(bucket, bucketStart(bucket, Date.parse(range.end ?? range.start)));
+  for (const b of buckets) last = Math.max(last, bucketEnd(bucket, Date.parse(b.start)));
+  const span = last - first;
+  const top = axis(chart, width, height, pad, largest(buckets.map((b) => b.events)), format);
   const plotWidth = width - pad.left - pad.right, plotHeight = height - pad.top - pad.bottom;
-  const barWidth = Math.max(1, (plotWidth * bucketMs) / span - 1);
-  for (const bucket of buckets) {
-    const x = pad.left + (plotWidth * (Date.parse(bucket.start) - first)) / span;
-    const h = (plotHeight * bucket.events) / top;
+  const name = (text) => `${bucket === "week" ? "week of " : ""}${text.slice(0, NAME_LENGTH[bucket] ?? 10).replace("T", " ")}`;
+  for (const b of buckets) {
+    const start = Date.parse(b.start);
+    const x = pad.left + (plotWidth * (start - first)) / span;
+    const barWidth = Math.max(1, (plotWidth * (bucketEnd(bucket, start) - start)) / span - 1);
+    const h = (plotHeight * b.events) / top;
     const bar = svg("rect", { x, y: pad.top + plotHeight - h, width: barWidth, height: h, class: "bar" });
-    bar.append(svg("title", {}, `${bucket.start.slice(0, bucketMs < 86_400_000 ? 13 : 10).replace("T", " ")}: ${format(bucket.events)} events`));
+    bar.append(svg("title", {}, `${name(b.start)}: ${format(b.events)} events`));
     chart.append(bar);
   }
   for (const fraction of width < 500 ? [0, 1] : [0, 0.5, 1]) {
-    const time = new Date(first + span * fraction);
-    const label = time.toISOString().slice(0, bucketMs < 86_400_000 ? 16 : 10).replace("T", " ");
+    const time = new Date(first + span * fraction).toISOString();
+    const label = bucket === "hour" ? time.slice(0, 16).replace("T", " ") : time.slice(0, NAME_LENGTH[bucket] ?? 10);
     const anchor = fraction === 0 ? "start" : fraction === 1 ? "end" : "middle";
     chart.append(svg("text", { x: pad.left + plotWidth * fraction, y: height - 8, class: `tick ${anchor}` }, label));
   }
@@ -65,7 +110,7 @@ export function bars(container, labels, values, format) {
   const width = Math.max(container.clientWidth, 240), height = 220, pad = { top: 12, right: 8, bottom: 40, left: 40 };
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "svg-chart" });
   container.replaceChildren(chart);
-  const top = axis(chart, width, height, pad, Math.max(0, ...values), format);
+  const top = axis(chart, width, height, pad, largest(values), format);
   const slot = (width - pad.left - pad.right) / values.length, plotHeight = height - pad.top - pad.bottom;
   values.forEach((value, index) => {
     const h = (plotHeight * value) / top, x = pad.left + slot * index;

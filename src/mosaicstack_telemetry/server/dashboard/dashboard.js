@@ -112,7 +112,7 @@ function stat(name, text, raw) {
 }
 
 function drawCharts(data) {
-  timeBars($("series-chart"), data.series, data.range, data.bucket === "hour" ? 3_600_000 : 86_400_000, fmt.count);
+  timeBars($("series-chart"), data.series, data.range, data.bucket, fmt.count);
   bars($("duration-chart"), DURATION_LABELS, data.durations.counts, fmt.count);
 }
 
