@@ -40,11 +40,12 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from ..events import TaskCompletionEvent
+from ._sql import SELECT_KEYS, check_metrics, group_summary, key_record, matched_dimensions
 from .backends import SECRET_PARAMETERS, StorageOpenError, masked_url
 from .columns import COLUMN_NAMES, event_from_values, event_values
 from .pg_migrations import VERSION_SLOTS, migrate_postgres
 from .stats_queries import POSTGRES, StatsQueries
-from .storage import DIMENSIONS, METRICS, Dimensions, GroupSummary, KeyRecord, StorageReader
+from .storage import Dimensions, GroupSummary, KeyRecord, StorageReader
 
 __all__ = ["PostgresStorage"]
 
@@ -62,7 +63,6 @@ _INSTANCE = COLUMN_NAMES.index("instance_id")
 _EVENT = COLUMN_NAMES.index("event_id")
 _COLUMNS = sql.SQL(", ").join(sql.Identifier(name) for name in COLUMN_NAMES)
 _BUMP_VERSION = "UPDATE event_versions SET events = events + %s WHERE slot = pg_backend_pid() %% %s"
-_SELECT_KEYS = "SELECT key_sha256, instance_id, label, created_at, last_used_at, revoked_at FROM api_keys"
 
 _AGGREGATES = sql.SQL(
     "SELECT count(*), count(*) FILTER (WHERE quality_gate_passed), count(*) FILTER (WHERE outcome = 'success'),"
@@ -97,25 +97,11 @@ def _chunks(rows: Sequence[Sequence[object]]) -> Iterator[list[Sequence[object]]
 
 def _where(dimensions: Dimensions) -> tuple[sql.Composed | sql.SQL, list[str]]:
     """A ``WHERE`` clause over known column names only (values are bound, names checked: no injection)."""
-    unknown = set(dimensions) - set(DIMENSIONS)
-    if unknown:
-        raise ValueError(f"unknown dimensions: {sorted(unknown)}")
-    names = [name for name in DIMENSIONS if name in dimensions]
+    names = matched_dimensions(dimensions)
     if not names:
         return sql.SQL(""), []
     condition = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in names)
     return sql.SQL(" WHERE ") + condition, [dimensions[name] for name in names]
-
-
-def _key_record(row: tuple[Any, ...]) -> KeyRecord:
-    return KeyRecord(
-        key_sha256=row[0],
-        instance_id=row[1],
-        label=row[2],
-        created_at=row[3],
-        last_used_at=row[4],
-        revoked_at=row[5],
-    )
 
 
 def _secrets(url: str) -> list[str]:
@@ -149,24 +135,12 @@ class _PostgresReader:
         return int(self._one(sql.SQL("SELECT count(*) FROM events") + where, params)[0])
 
     def summarize(self, dimensions: Dimensions, ranks: Mapping[str, Sequence[int]]) -> GroupSummary:
-        unknown = set(ranks) - set(METRICS)
-        if unknown:
-            raise ValueError(f"unknown metric: {sorted(unknown)}")
+        check_metrics(ranks)
         where, params = _where(dimensions)
-        aggregates = self._one(_AGGREGATES + where, params)
-        order_statistics: dict[str, dict[int, int]] = {metric: {} for metric in ranks}
-        wanted = {metric: sorted(set(r)) for metric, r in ranks.items() if r}
-        if wanted and aggregates[0]:
-            self._order_statistics(where, params, wanted, order_statistics)
-        return GroupSummary(
-            sample_size=int(aggregates[0]),
-            order_statistics=order_statistics,
-            gate_passed=int(aggregates[1]),
-            succeeded=int(aggregates[2]),
-            actual_input_sum=int(aggregates[3]),
-            estimated_input_sum=int(aggregates[4]),
-            actual_output_sum=int(aggregates[5]),
-            estimated_output_sum=int(aggregates[6]),
+        return group_summary(
+            ranks,
+            self._one(_AGGREGATES + where, params),
+            lambda wanted, into: self._order_statistics(where, params, wanted, into),
         )
 
     def _order_statistics(
@@ -263,13 +237,13 @@ class PostgresStorage:
 
     def find_key(self, key_sha256: str) -> KeyRecord | None:
         with self._connection() as connection:
-            row = connection.execute(_SELECT_KEYS + " WHERE key_sha256 = %s", (key_sha256,)).fetchone()
-        return None if row is None else _key_record(row)
+            row = connection.execute(SELECT_KEYS + " WHERE key_sha256 = %s", (key_sha256,)).fetchone()
+        return None if row is None else key_record(row)
 
     def list_keys(self) -> list[KeyRecord]:
         with self._connection() as connection:
-            rows = connection.execute(_SELECT_KEYS + " ORDER BY created_at, key_sha256").fetchall()
-        return [_key_record(row) for row in rows]
+            rows = connection.execute(SELECT_KEYS + " ORDER BY created_at, key_sha256").fetchall()
+        return [key_record(row) for row in rows]
 
     def revoke_keys(self, key_sha256s: Sequence[str], revoked_at: datetime) -> int:
         with self._connection() as connection:

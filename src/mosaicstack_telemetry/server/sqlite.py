@@ -33,10 +33,11 @@ from typing import Any
 from uuid import UUID
 
 from ..events import TaskCompletionEvent
+from ._sql import SELECT_KEYS, check_metrics, group_summary, key_record, matched_dimensions
 from .columns import COLUMN_NAMES, EVENT_COLUMNS, Kind, event_from_values, event_values
 from .migrations import migrate
 from .stats_queries import SQLITE, StatsQueries
-from .storage import DIMENSIONS, METRICS, Dimensions, GroupSummary, KeyRecord, StorageReader
+from .storage import Dimensions, GroupSummary, KeyRecord, StorageReader
 
 __all__ = ["SQLiteStorage"]
 
@@ -63,22 +64,13 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
-_SELECT_KEYS = "SELECT key_sha256, instance_id, label, created_at, last_used_at, revoked_at FROM api_keys"
-
-
 def _moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
 def _key_record(row: tuple[Any, ...]) -> KeyRecord:
-    return KeyRecord(
-        key_sha256=row[0],
-        instance_id=UUID(row[1]),
-        label=row[2],
-        created_at=datetime.fromisoformat(row[3]),
-        last_used_at=_moment(row[4]),
-        revoked_at=_moment(row[5]),
-    )
+    """A key from its stored row: the instance as text, the times as ISO 8601 text."""
+    return key_record((row[0], UUID(row[1]), row[2], *(_moment(text) for text in row[3:])))
 
 
 def _create_private(path: str) -> None:
@@ -120,10 +112,7 @@ def _row(event: TaskCompletionEvent, received_at: datetime) -> tuple[Any, ...]:
 
 def _where(dimensions: Dimensions) -> tuple[str, list[str]]:
     """A ``WHERE`` clause over known column names only (values are bound, names checked: no injection)."""
-    unknown = set(dimensions) - set(DIMENSIONS)
-    if unknown:
-        raise ValueError(f"unknown dimensions: {sorted(unknown)}")
-    names = [name for name in DIMENSIONS if name in dimensions]
+    names = matched_dimensions(dimensions)
     if not names:
         return "", []
     return " WHERE " + " AND ".join(f"{name} = ?" for name in names), [dimensions[name] for name in names]
@@ -147,24 +136,12 @@ class _SQLiteReader:
         return int(version)
 
     def summarize(self, dimensions: Dimensions, ranks: Mapping[str, Sequence[int]]) -> GroupSummary:
-        unknown = set(ranks) - set(METRICS)
-        if unknown:
-            raise ValueError(f"unknown metric: {sorted(unknown)}")
+        check_metrics(ranks)
         where, params = _where(dimensions)
-        aggregates = self._connection.execute(_AGGREGATES + where, params).fetchone()
-        order_statistics: dict[str, dict[int, int]] = {metric: {} for metric in ranks}
-        wanted = {metric: sorted(set(r)) for metric, r in ranks.items() if r}
-        if wanted and aggregates[0]:
-            self._order_statistics(where, params, wanted, order_statistics)
-        return GroupSummary(
-            sample_size=int(aggregates[0]),
-            order_statistics=order_statistics,
-            gate_passed=int(aggregates[1]),
-            succeeded=int(aggregates[2]),
-            actual_input_sum=int(aggregates[3]),
-            estimated_input_sum=int(aggregates[4]),
-            actual_output_sum=int(aggregates[5]),
-            estimated_output_sum=int(aggregates[6]),
+        return group_summary(
+            ranks,
+            self._connection.execute(_AGGREGATES + where, params).fetchone(),
+            lambda wanted, into: self._order_statistics(where, params, wanted, into),
         )
 
     def _order_statistics(
@@ -261,12 +238,12 @@ class SQLiteStorage:
 
     def find_key(self, key_sha256: str) -> KeyRecord | None:
         with self._read_connection() as connection:
-            row = connection.execute(f"{_SELECT_KEYS} WHERE key_sha256 = ?", (key_sha256,)).fetchone()
+            row = connection.execute(f"{SELECT_KEYS} WHERE key_sha256 = ?", (key_sha256,)).fetchone()
         return None if row is None else _key_record(row)
 
     def list_keys(self) -> list[KeyRecord]:
         with self._read_connection() as connection:
-            rows = connection.execute(f"{_SELECT_KEYS} ORDER BY created_at, key_sha256").fetchall()
+            rows = connection.execute(f"{SELECT_KEYS} ORDER BY created_at, key_sha256").fetchall()
         return [_key_record(row) for row in rows]
 
     def revoke_keys(self, key_sha256s: Sequence[str], revoked_at: datetime) -> int:
