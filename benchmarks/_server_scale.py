@@ -165,7 +165,11 @@ def _serve(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str,
         yield url, process
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(30)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:  # a server that ignores Ctrl-C must not outlive the bench
+            process.kill()
+            process.wait()
 
 
 def _percentile(samples: Sequence[float], percent: float) -> float:

@@ -9,6 +9,7 @@ and a bare ``SELECT count(*)`` of the instance's events on the same database (wh
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
 import statistics
@@ -54,7 +55,7 @@ def run(size: int, directory: Path) -> None:
             events = data.make_events(size, instance_id=instance, seed=seed)
             for start in range(0, size, 5_000):
                 storage.insert_events(events[start : start + 5_000], received)
-    with sqlite3.connect(path) as connection:
+    with contextlib.closing(sqlite3.connect(path)) as connection:  # sqlite3's own `with` commits, never closes
         count_ms = _median_ms(
             lambda: connection.execute("SELECT count(*) FROM events WHERE instance_id = ?", (str(data.INSTANCE),))
         )

@@ -28,9 +28,11 @@ from .output import Ui, emit_json, key_values
 __all__ = ["keys", "open_storage"]
 
 
-def database_name(target: str | Path) -> str:
-    """How messages name the database: the SQLite path as given, quoted, or the URL with its password masked."""
-    return repr(str(target)) if isinstance(target, Path) else backends.describe_database(target)
+def database_name(target: str | Path, *, quoted: bool = True) -> str:
+    """How output names the database: the SQLite path as given (quoted in messages), or the URL, password masked."""
+    if isinstance(target, Path):
+        return repr(str(target)) if quoted else str(target)
+    return backends.describe_database(target)
 
 
 def open_storage(target: str | Path) -> Storage:
@@ -66,7 +68,7 @@ def create(
 ) -> None:
     """Create an api key (shown once: only its hash is stored)."""
     target = database_target(db_path, database_url)
-    shown = str(target) if isinstance(target, Path) else backends.describe_database(target)
+    shown = database_name(target, quoted=False)
     storage = open_storage(target)
     try:
         issued = create_key(storage, instance_id, label=label)
