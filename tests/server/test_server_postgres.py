@@ -28,7 +28,7 @@ from mosaicstack_telemetry.server.backends import (
     open_storage,
     supports_workers,
 )
-from mosaicstack_telemetry.server.columns import EVENT_COLUMNS, Kind
+from mosaicstack_telemetry.server.columns import COLUMN_NAMES, EVENT_COLUMNS, Kind
 from mosaicstack_telemetry.server.migrations import SQLITE_MIGRATIONS, Migration, SchemaTooNewError
 from mosaicstack_telemetry.server.pg_migrations import (
     POSTGRES_MIGRATIONS,
@@ -36,7 +36,7 @@ from mosaicstack_telemetry.server.pg_migrations import (
     migrate_postgres,
     postgres_schema_version,
 )
-from mosaicstack_telemetry.server.postgres import PostgresStorage
+from mosaicstack_telemetry.server.postgres import CHUNK_ROWS, PostgresStorage, _chunks
 from mosaicstack_telemetry.server.predictions import Predictor
 from mosaicstack_telemetry.server.storage import Storage
 from tests._postgres import PostgresCluster
@@ -86,6 +86,19 @@ def test_a_new_database_gets_every_migration_with_sqlites_versions(postgres_url:
         " WHERE i.indrelid = 'events'::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)",
     )
     assert [("instance_id",), ("event_id",)] == key
+
+
+def test_insert_statements_come_in_a_few_sizes() -> None:
+    """A batch is cut into statements of at most CHUNK_ROWS rows, each padded to a power of two with a repeat of its
+    last row: every row is sent, in order, and whatever the batch sizes, a connection prepares at most ten inserts."""
+    assert CHUNK_ROWS * len(COLUMN_NAMES) <= 65_535
+    sizes: set[int] = set()
+    for count in [*range(1, 70), 100, 200, 511, 512, 513, 1_000, 2_500]:
+        rows = [(row,) for row in range(count)]
+        chunks = list(_chunks(rows))
+        assert rows == list(dict.fromkeys(row for chunk in chunks for row in chunk))
+        sizes.update(len(chunk) for chunk in chunks)
+    assert {1 << power for power in range(CHUNK_ROWS.bit_length())} == sizes
 
 
 def test_the_version_counters_are_the_slots_inserts_bump(postgres_url: str) -> None:
