@@ -188,7 +188,7 @@ class OtlpMount:
         if scope["type"] != "http":
             return
         if not self._sweeping:
-            self._sweeping = True  # lifespan off: this loop runs the sweeper until it ends
+            self._sweeping = True  # no lifespan reached the mount: this loop runs the sweeper until it ends
             current_loop().spawn(self._sweep_until_cancelled)  # stores the open prompts as it is cancelled
         await self._receiver(scope, receive, send)
 
