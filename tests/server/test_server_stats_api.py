@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 from hypothesis import given, settings
@@ -321,3 +322,19 @@ def test_an_event_stored_later_shows_at_once(server: ServerThread) -> None:
         server.storage.insert_events([event], datetime.now(UTC))
         after = _get(http, "/v1/stats/events")["events"]
     assert (0, [str(event.event_id)]) == (before, [row["event_id"] for row in after])
+
+
+def test_a_long_series_is_bucketed_coarser(server: ServerThread) -> None:
+    """Three years of events every 7 hours: by the week, not by 26,000 hours or 1,096 days."""
+    key = server.create_key()
+    moments = [datetime(2020, 1, 1, tzinfo=UTC) + timedelta(hours=n) for n in range(0, 3 * 8766, 7)]
+    made = data.make_events(len(moments), instance_id=key.instance_id, seed=8)
+    events = [attrs.evolve(event, timestamp=moment) for event, moment in zip(made, moments, strict=True)]
+    assert all(server.storage.insert_events(events, datetime.now(UTC)))
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key.key}"}) as http:
+        auto, hourly = (_get(http, "/v1/stats/overview", bucket=bucket) for bucket in ("auto", "hour"))
+        forty_days = _get(http, "/v1/stats/overview", bucket="hour", to="2020-02-10T00:00:00Z")  # 960 hours
+    for body in (auto, hourly):
+        series = {datetime.fromisoformat(bucket["start"]): bucket["events"] for bucket in body["series"]}
+        assert ("week", data.series(events, "week")) == (body["bucket"], series)
+    assert ("hour", 960 // 7 + 1) == (forty_days["bucket"], len(forty_days["series"]))

@@ -7,7 +7,8 @@ the boundary (:mod:`.stats_params`: 422 naming each bad one), and reads the stor
 worker thread from ingestion.
 
 * ``/v1/stats/overview`` — totals, the time series (bucketed by the event ``timestamp``, UTC, by the hour or the
-  day), sums by model and by task type, gate failure counts by task type, the duration histogram and percentiles.
+  day, or coarser past :data:`.stats_params.MAX_SERIES_BUCKETS` buckets: :func:`.stats_params.series_bucket`), sums
+  by model and by task type, gate failure counts by task type, the duration histogram and percentiles.
 * ``/v1/stats/events`` — the latest events, newest first, a page at a time (``limit``, ``offset``, and ``total``).
 * ``/v1/stats/filters`` — the values the filters can take (the instance's models, task types, harnesses, time span).
 * ``/v1/stats/predictions`` — the instance's most used combinations, each with the server's prediction for it, which
@@ -20,8 +21,8 @@ Amounts are integers as stored (tokens, micro-dollars, milliseconds); times are 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import anyio
@@ -35,8 +36,20 @@ from .. import _wire
 from ..predictions import PredictionQuery
 from .keys import KeyUsage, authenticate
 from .predictions import Predictor, nearest_rank
-from .stats_params import BUCKET, FILTER_PARAMETERS, LIMIT, OFFSET, PREDICTIONS, Parameter, Query, QueryError, parse
-from .stats_queries import DURATION_EDGES_MS, StatsFilter, StatsQueries, Totals
+from .stats_params import (
+    AUTO_HOURS,
+    BUCKET,
+    FILTER_PARAMETERS,
+    LIMIT,
+    OFFSET,
+    PREDICTIONS,
+    Parameter,
+    Query,
+    QueryError,
+    parse,
+    series_bucket,
+)
+from .stats_queries import DURATION_EDGES_MS, SeriesBucket, StatsFilter, StatsQueries, Totals
 from .storage import Storage
 
 __all__ = [
@@ -48,8 +61,6 @@ __all__ = [
     "StatsApi",
 ]
 
-#: A range of up to this many hours is bucketed by the hour (``bucket=auto``), a longer one by the day.
-AUTO_HOURS = 72
 #: Worker threads reading statistics at once.
 STATS_CONCURRENCY = 2
 
@@ -82,14 +93,12 @@ def _filter_echo(selected: StatsFilter) -> dict[str, Any]:
     }
 
 
-def _bucket(query: Query, totals: Totals) -> tuple[Literal["hour", "day"], datetime | None, datetime | None]:
-    """The bucket size and the range shown: the filter's bounds where given, else the events' first and last."""
+def _bucket(query: Query, totals: Totals) -> tuple[SeriesBucket, datetime | None, datetime | None]:
+    """The bucket size (:func:`.stats_params.series_bucket`) and the range shown: the filter's bounds where given,
+    else the events' first and last."""
     start = query.filter.start if query.filter.start is not None else totals.first
     end = query.filter.end if query.filter.end is not None else totals.last
-    if query.bucket != "auto":
-        return query.bucket, start, end
-    hourly = start is None or end is None or end - start <= timedelta(hours=AUTO_HOURS)
-    return ("hour" if hourly else "day"), start, end
+    return series_bucket(query.bucket, start, end), start, end
 
 
 def _percentile(stats: StatsQueries, selected: StatsFilter, percent: int, count: int) -> int | None:
