@@ -296,15 +296,20 @@ class PostgresStorage:
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[StorageReader]:
-        with self._connection() as connection, connection.transaction():
-            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        with self._snapshot() as connection:
             yield _PostgresReader(connection)
 
     @contextlib.contextmanager
     def stats(self) -> Iterator[StatsQueries]:
+        with self._snapshot() as connection:
+            yield StatsQueries(lambda query, params: connection.execute(query, params).fetchall(), POSTGRES)
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[_Connection]:
+        """A pooled connection inside one repeatable-read, read-only transaction: one snapshot for every read."""
         with self._connection() as connection, connection.transaction():
             connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield StatsQueries(lambda query, params: connection.execute(query, params).fetchall(), POSTGRES)
+            yield connection
 
     def close(self) -> None:
         """Close the pool (waiting for connections in use to come back). Idempotent."""

@@ -307,19 +307,21 @@ class SQLiteStorage:
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[StorageReader]:
-        with self._read_connection() as connection:
-            connection.execute("BEGIN")
-            try:
-                yield _SQLiteReader(connection)
-            finally:
-                connection.execute("COMMIT")
+        with self._snapshot() as connection:
+            yield _SQLiteReader(connection)
 
     @contextlib.contextmanager
     def stats(self) -> Iterator[StatsQueries]:
+        with self._snapshot() as connection:
+            yield StatsQueries(lambda sql, params: connection.execute(sql, params).fetchall(), SQLITE)
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read connection inside one transaction: every read through it sees the same snapshot."""
         with self._read_connection() as connection:
             connection.execute("BEGIN")
             try:
-                yield StatsQueries(lambda sql, params: connection.execute(sql, params).fetchall(), SQLITE)
+                yield connection
             finally:
                 connection.execute("COMMIT")
 
